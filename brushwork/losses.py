@@ -1,0 +1,154 @@
+"""Losses with one calling convention: `loss(image, feats) -> scalar tensor`.
+
+`image` is the RGB image being produced (N, 3, H, W) in [0, 1]; `feats` maps tap names to
+its activations. Each loss lists the taps it reads in `.taps`, holds its targets as buffers
+(computed once from the target images) and its weight. Feature maps may arrive in bf16/fp16;
+every reduction is done in fp32.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def gram(feat: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Gram matrix F Fᵀ / (C·M) with M the number of (mask-weighted) positions.
+
+    This is the second-moment statistic whose squared difference is the MMD with a quadratic
+    kernel (Li et al. 2017). With a mask (N, 1, H, W) in [0, 1] only the guided region counts.
+    """
+    n, c, h, w = feat.shape
+    f = feat.float().reshape(n, c, h * w)
+    if mask is None:
+        return f @ f.transpose(1, 2) / (c * h * w)
+    m = mask.float().reshape(n, 1, h * w)
+    fm = f * m
+    return fm @ fm.transpose(1, 2) / (c * m.pow(2).sum(-1, keepdim=True).clamp_min(1e-8))
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bring a (N, 1, H, W) guidance mask to a feature map's size (area-averaged)."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.adaptive_avg_pool2d(mask.float(), size)
+
+
+class ContentLoss(nn.Module):
+    """Mean squared difference of activations at one tap."""
+
+    def __init__(self, tap: str, target: torch.Tensor, weight: float = 1.0):
+        super().__init__()
+        self.taps = (tap,)
+        self.tap = tap
+        self.weight = weight
+        self.register_buffer("target", target.detach().float())
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.weight * F.mse_loss(feats[self.tap].float(), self.target)
+
+
+class GramLoss(nn.Module):
+    """Mean squared difference of Gram matrices at one tap (Gatys et al. 2015/2016).
+
+    `mask` restricts the produced image's statistics to a region (guided Gram, Gatys et al.
+    2017): the target Gram comes from the style image and is matched only inside the mask.
+    """
+
+    def __init__(self, tap: str, target_gram: torch.Tensor, weight: float = 1.0,
+                 mask: torch.Tensor | None = None):
+        super().__init__()
+        self.taps = (tap,)
+        self.tap = tap
+        self.weight = weight
+        self.register_buffer("target", target_gram.detach().float())
+        self.register_buffer("mask", None if mask is None else mask.detach().float())
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        f = feats[self.tap]
+        m = None if self.mask is None else resize_mask(self.mask, f.shape[-2:])
+        return self.weight * F.mse_loss(gram(f, m), self.target.expand(f.shape[0], -1, -1))
+
+
+class TVLoss(nn.Module):
+    """Total variation: mean of squared (β=2) or absolute (β=1) neighbour differences × 255²."""
+
+    taps: tuple[str, ...] = ()
+
+    def __init__(self, weight: float = 1.0, beta: float = 2.0):
+        super().__init__()
+        self.weight = weight
+        self.beta = beta
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = image * 255.0
+        dx = (x[..., :, 1:] - x[..., :, :-1]).abs().pow(self.beta).mean()
+        dy = (x[..., 1:, :] - x[..., :-1, :]).abs().pow(self.beta).mean()
+        return self.weight * (dx + dy)
+
+
+class RangeLoss(nn.Module):
+    """α-norm penalty pulling pixels into [0, 1] (Mahendran & Vedaldi's bounded-range prior)."""
+
+    taps: tuple[str, ...] = ()
+
+    def __init__(self, weight: float = 1.0, alpha: float = 6.0):
+        super().__init__()
+        self.weight = weight
+        self.alpha = alpha
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        centred = (image - 0.5) * 2.0  # [0, 1] -> [-1, 1]
+        return self.weight * centred.abs().pow(self.alpha).mean()
+
+
+def _patches(feat: torch.Tensor, size: int, stride: int = 1) -> torch.Tensor:
+    """(1, C, H, W) -> (L, C·size²) patches, row-major over positions."""
+    p = F.unfold(feat.float(), size, stride=stride)  # (1, C*s*s, L)
+    return p[0].transpose(0, 1)
+
+
+class MRFLoss(nn.Module):
+    """Patch-based style loss (Li & Wand 2016).
+
+    Every 3×3 patch of the produced image's activations is matched to the style patch with the
+    highest normalised cross-correlation; the loss is the mean squared distance to the matches.
+    Matching is a convolution with the normalised style patches as filters, done in chunks.
+    """
+
+    def __init__(self, tap: str, style_feat: torch.Tensor, weight: float = 1.0,
+                 patch_size: int = 3, stride: int = 1, chunk: int = 1024):
+        super().__init__()
+        self.taps = (tap,)
+        self.tap = tap
+        self.weight = weight
+        self.patch_size = patch_size
+        self.chunk = chunk
+        patches = _patches(style_feat.detach(), patch_size, stride)
+        self.register_buffer("patches", patches)
+        norms = patches.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        c = style_feat.shape[1]
+        self.register_buffer("filters", (patches / norms).reshape(-1, c, patch_size, patch_size))
+
+    @torch.no_grad()
+    def match(self, feat: torch.Tensor) -> torch.Tensor:
+        """Index of the best style patch for every patch position of `feat` (1, C, H, W)."""
+        f = feat.float()
+        best_val = best_idx = None
+        for start in range(0, self.filters.shape[0], self.chunk):
+            score = F.conv2d(f, self.filters[start:start + self.chunk])[0]  # (K, H', W')
+            val, idx = score.max(0)
+            idx = idx + start
+            if best_val is None:
+                best_val, best_idx = val, idx
+            else:
+                better = val > best_val
+                best_val = torch.where(better, val, best_val)
+                best_idx = torch.where(better, idx, best_idx)
+        return best_idx.flatten()
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        f = feats[self.tap]
+        idx = self.match(f.detach())
+        mine = _patches(f, self.patch_size)
+        return self.weight * F.mse_loss(mine, self.patches[idx])

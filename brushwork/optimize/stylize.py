@@ -1,0 +1,144 @@
+"""Neural style (Gatys et al. 2016) with the controls of Gatys et al. 2017.
+
+Content is matched at relu4_2, style as Gram matrices at relu1_1 ... relu5_1. One knob,
+`style_weight`, sets the style/content balance (β/α) relative to a calibrated default; raw
+per-layer weights are there for experts. Several styles blend by weight, masks confine a
+style to a region (guided Gram), and colour can be preserved by luminance-only transfer or
+by matching the style's colour histogram to the content.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..errors import InputError
+from ..image import (ImageSource, combine_luminance, fit, load_image, luminance, match_histogram,
+                     match_luminance, resize)
+from ..losses import ContentLoss, GramLoss, TVLoss, gram
+from ..progress import Callback
+from .common import LayerSpec, blend_weights, initial_image, layer_weights, non_negative
+from .engine import Extractor, Schedule, optimize
+
+CONTENT_LAYERS = ("relu4_2",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# Calibrated base weights: with style_weight=1 the result looks like the classic examples.
+BASE_CONTENT = 5.0
+BASE_STYLE = 100.0
+BASE_TV = 1e-3
+COLOR_MODES = (None, "luminance", "histogram")
+
+
+def _load_masks(masks: Sequence[ImageSource | None] | None, n_styles: int,
+                shape: tuple[int, int]) -> list[torch.Tensor | None]:
+    if masks is None:
+        return [None] * n_styles
+    if len(masks) != n_styles:
+        raise InputError(f"{len(masks)} masks given for {n_styles} style images; give one per style")
+    out: list[torch.Tensor | None] = []
+    for m in masks:
+        if m is None:
+            out.append(None)
+            continue
+        t = luminance(load_image(m))
+        if tuple(t.shape[-2:]) != tuple(shape):
+            raise InputError(f"mask is {t.shape[-1]}x{t.shape[-2]} but the content is {shape[1]}x{shape[0]}; "
+                             "a mask must have the content's size")
+        out.append(t.clamp(0, 1))
+    return out
+
+
+def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *,
+            size: int | tuple[int, int] | None = 512,
+            steps: int = 300,
+            style_weight: float = 1.0,
+            content_weight: float = 1.0,
+            tv_weight: float = 1.0,
+            style_blend: Sequence[float] | None = None,
+            style_scale: float = 1.0,
+            content_layers: LayerSpec = CONTENT_LAYERS,
+            style_layers: LayerSpec = STYLE_LAYERS,
+            preserve_color: str | None = None,
+            masks: Sequence[ImageSource | None] | None = None,
+            init: str | ImageSource = "content",
+            multiscale: bool = True,
+            min_side: int = 128,
+            coarse_steps: int | None = None,
+            optimizer: str = "lbfgs",
+            lr: float | None = None,
+            tol: float = 1e-4,
+            pooling: str = "max",
+            seed: int | None = None,
+            device: str | torch.device = "auto",
+            dtype: str | torch.dtype = "auto",
+            callback: Callback | None = None) -> torch.Tensor:
+    """Paint `content` in the style of `styles`; returns (1, 3, H, W) RGB in [0, 1].
+
+    `style_weight` is the one knob: 1 is the balanced default, 10 much more style, 0.1 mostly
+    content. `size` is the long side (or (H, W)) of the output; `None` keeps the content's size.
+    `masks` (one per style, content-sized, white = this style) confine styles to regions.
+    `preserve_color` is 'luminance' (style only the luminance) or 'histogram' (recolour styles).
+    """
+    style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    if not style_list:
+        raise InputError("at least one style image is needed")
+    if preserve_color not in COLOR_MODES:
+        raise InputError(f"unknown colour preservation {preserve_color!r}; choose 'luminance' or 'histogram'")
+    for value, what in ((style_weight, "style weight"), (content_weight, "content weight"),
+                        (tv_weight, "tv weight")):
+        non_negative(value, what)
+    if not style_scale > 0:
+        raise InputError(f"style scale must be positive, not {style_scale}")
+    c_layers = layer_weights(content_layers, "content")
+    s_layers = layer_weights(style_layers, "style")
+    blend = blend_weights(style_blend, len(style_list))
+
+    content_full = load_image(content)
+    style_imgs = [load_image(s) for s in style_list]
+    for s in style_imgs:
+        if min(s.shape[-2:]) < 16:
+            raise InputError(f"a style image of {s.shape[-1]}x{s.shape[-2]} px is too small (at least 16 px a side)")
+    mask_list = _load_masks(masks, len(style_list), tuple(content_full.shape[-2:]))
+    out_size = tuple(content_full.shape[-2:]) if size is None else fit(content_full.shape[-2:], size)
+
+    render = None
+    if preserve_color == "luminance":
+        style_imgs = [match_luminance(s, content_full) for s in style_imgs]
+        content_work = luminance(content_full).expand(-1, 3, -1, -1).contiguous()
+        render = lambda p: p.expand(-1, 3, -1, -1)  # noqa: E731 - a 1-channel parameter seen as grey RGB
+    elif preserve_color == "histogram":
+        style_imgs = [match_histogram(s, content_full) for s in style_imgs]
+        content_work = content_full
+    else:
+        content_work = content_full
+
+    extractor = Extractor(list(c_layers) + list(s_layers), pooling, device, dtype)
+
+    def build(hw: tuple[int, int], ex: Extractor) -> dict:
+        losses: dict = {}
+        c_feats = ex.targets(resize(content_work, hw))
+        for tap, w in c_layers.items():
+            losses[f"content:{tap}"] = ContentLoss(tap, c_feats[tap], BASE_CONTENT * content_weight * w)
+        style_side = max(16, round(max(hw) * style_scale))
+        for i, (img, b, mask) in enumerate(zip(style_imgs, blend, mask_list)):
+            if b == 0:
+                continue
+            s_feats = ex.targets(resize(img, fit(img.shape[-2:], style_side)))
+            m = None if mask is None else resize(mask, hw).to(ex.device)
+            for tap, w in s_layers.items():
+                name = f"style{i}:{tap}" if len(style_imgs) > 1 else f"style:{tap}"
+                losses[name] = GramLoss(tap, gram(s_feats[tap]), BASE_STYLE * style_weight * b * w, m)
+        if tv_weight > 0:
+            losses["tv"] = TVLoss(BASE_TV * tv_weight)
+        return {k: v.to(ex.device) for k, v in losses.items()}
+
+    schedule = (Schedule.coarse_to_fine(out_size, steps, min_side, coarse_steps=coarse_steps)
+                if multiscale else Schedule([out_size], [steps]))
+    start = initial_image(init, schedule.sizes[0], content_work, style_imgs[0], seed)
+    if preserve_color == "luminance":
+        start = luminance(start)
+    result = optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol,
+                      render=render, callback=callback)
+    if preserve_color == "luminance":
+        result = combine_luminance(result, content_full)
+    return result
