@@ -21,6 +21,9 @@ from ..image import resize
 from ..progress import Callback, Progress
 
 OPTIMIZERS = ("lbfgs", "adam")
+# The optimiser works on pixels in 0-255 units: L-BFGS without a line search takes its first
+# step with the raw gradient, and at this scale that step is well-sized for VGG losses.
+PIXEL_SCALE = 255.0
 
 
 class Extractor:
@@ -100,7 +103,7 @@ def _make_optimizer(name: str, params: list[torch.Tensor], lr: float | None) -> 
         return torch.optim.LBFGS(params, lr=lr or 1.0, max_iter=1, history_size=50,
                                  tolerance_grad=0.0, tolerance_change=0.0)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr or 0.02)
+        return torch.optim.Adam(params, lr=lr or 5.0)
     raise InputError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
@@ -116,12 +119,13 @@ def optimize(build: Build, init: torch.Tensor, schedule: Schedule, extractor: Ex
     """
     if optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    render = render or (lambda p: p)
+    user_render = render or (lambda p: p)
+    render = lambda p: user_render(p / PIXEL_SCALE)  # noqa: E731
     device = extractor.device
-    param = init.detach().to(device, torch.float32)
+    param = init.detach().to(device, torch.float32) * PIXEL_SCALE
     step, start = 0, time.perf_counter()
     for stage, (size, n_steps) in enumerate(zip(schedule.sizes, schedule.steps)):
-        param = resize(param, size).detach().requires_grad_(True)
+        param = (resize(param / PIXEL_SCALE, size) * PIXEL_SCALE).detach().requires_grad_(True)
         losses = build(size, extractor)
         opt = _make_optimizer(optimizer, [param], lr)
         stopper = Stopper(tol)
@@ -142,7 +146,7 @@ def optimize(build: Build, init: torch.Tensor, schedule: Schedule, extractor: Ex
             opt.step(closure)
             if optimizer == "adam":
                 with torch.no_grad():
-                    param.clamp_(0, 1)
+                    param.clamp_(0, PIXEL_SCALE)
             step += 1
             loss = last["total"]
             if not math.isfinite(loss):
@@ -156,7 +160,7 @@ def optimize(build: Build, init: torch.Tensor, schedule: Schedule, extractor: Ex
             if done:
                 step += n_steps - 1 - i  # skipped steps count as done for the progress total
                 break
-        param = param.detach().clamp(0, 1)
+        param = param.detach().clamp(0, PIXEL_SCALE)
     return render(param).clamp(0, 1).cpu()
 
 
