@@ -19,10 +19,10 @@ from ..errors import InputError
 from ..features import vgg19
 from ..image import resize
 from ..progress import Callback, Progress
+from .lbfgs import LBFGS, Objective
 
 OPTIMIZERS = ("lbfgs", "adam")
-# The optimiser works on pixels in 0-255 units: L-BFGS without a line search takes its first
-# step with the raw gradient, and at this scale that step is well-sized for VGG losses.
+# The optimiser works on pixels in 0-255 units, the scale its step sizes are tuned for.
 PIXEL_SCALE = 255.0
 
 
@@ -98,12 +98,29 @@ class Stopper:
         return (old - loss) < self.tol * abs(old)
 
 
-def _make_optimizer(name: str, params: list[torch.Tensor], lr: float | None) -> torch.optim.Optimizer:
+class _Adam:
+    """Adam with the same `step(fn)` interface as our L-BFGS; keeps pixels in range."""
+
+    def __init__(self, param: torch.Tensor, lr: float):
+        self.param = param
+        self.opt = torch.optim.Adam([param], lr=lr)
+        self.evals = 0
+
+    def step(self, fn: Objective) -> float:
+        self.evals += 1
+        loss, grad = fn()
+        self.param.grad = grad
+        self.opt.step()
+        with torch.no_grad():
+            self.param.clamp_(0, PIXEL_SCALE)
+        return float(loss)
+
+
+def _make_optimizer(name: str, param: torch.Tensor, lr: float | None) -> LBFGS | _Adam:
     if name == "lbfgs":
-        return torch.optim.LBFGS(params, lr=lr or 1.0, max_iter=1, history_size=50,
-                                 tolerance_grad=0.0, tolerance_change=0.0)
+        return LBFGS(param, first_step=lr or 1.0)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr or 5.0)
+        return _Adam(param, lr or 5.0)
     raise InputError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
@@ -113,55 +130,53 @@ def optimize(build: Build, init: torch.Tensor, schedule: Schedule, extractor: Ex
              callback: Callback | None = None) -> torch.Tensor:
     """Run the schedule and return the final image (1, 3, H, W) in [0, 1] on the CPU.
 
-    `init` is the starting parameter at any size (resized to the first scale). `render` maps
-    the parameter to the RGB image the losses see (default: identity); e.g. a 1-channel
-    luminance parameter expanded to grey RGB.
+    `init` is the starting image or parameter at any size (resized to the first scale).
+    `render` maps the parameter to the RGB image the losses see (default: identity), e.g. a
+    1-channel luminance parameter expanded to grey RGB. The optimiser sees pixels in 0-255
+    units. `lr` is Adam's step size, or L-BFGS's first step (largest pixel change, 0-255 units).
     """
     if optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     user_render = render or (lambda p: p)
-    render = lambda p: user_render(p / PIXEL_SCALE)  # noqa: E731
-    device = extractor.device
-    param = init.detach().to(device, torch.float32) * PIXEL_SCALE
+
+    def image_of(p: torch.Tensor) -> torch.Tensor:
+        return user_render(p / PIXEL_SCALE)
+
+    param = init.detach().to(extractor.device, torch.float32)
     step, start = 0, time.perf_counter()
     for stage, (size, n_steps) in enumerate(zip(schedule.sizes, schedule.steps)):
-        param = (resize(param / PIXEL_SCALE, size) * PIXEL_SCALE).detach().requires_grad_(True)
+        param = (resize(param, size) * PIXEL_SCALE).requires_grad_(True)
         losses = build(size, extractor)
-        opt = _make_optimizer(optimizer, [param], lr)
-        stopper = Stopper(tol)
         last: dict[str, float] = {}
 
-        def closure() -> torch.Tensor:
-            opt.zero_grad(set_to_none=True)
-            img = render(param)
+        def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+            img = image_of(param)
             terms = loss_terms(losses, img, extractor(img))
             total = torch.stack(list(terms.values())).sum()
-            total.backward()
+            (grad,) = torch.autograd.grad(total, param)
             last.clear()
             last.update({k: float(v.detach()) for k, v in terms.items()})
             last["total"] = float(total.detach())
-            return total
+            return total.detach(), grad
 
+        opt = _make_optimizer(optimizer, param, lr)
+        stopper = Stopper(tol)
         for i in range(n_steps):
-            opt.step(closure)
-            if optimizer == "adam":
-                with torch.no_grad():
-                    param.clamp_(0, PIXEL_SCALE)
+            loss = opt.step(evaluate)
             step += 1
-            loss = last["total"]
             if not math.isfinite(loss):
                 raise InputError("the optimisation diverged (loss is not finite); lower the learning rate or the weights")
             done = stopper(loss) or i == n_steps - 1
             if callback is not None:
-                p = Progress(step, schedule.total, loss, dict(last), stage, len(schedule.sizes), size,
-                             time.perf_counter() - start, render(param.detach()).clamp(0, 1))
-                if callback(p):
-                    return render(param.detach()).clamp(0, 1).cpu()
+                current = image_of(param.detach()).clamp(0, 1)
+                if callback(Progress(step, schedule.total, loss, dict(last), stage, len(schedule.sizes),
+                                     size, time.perf_counter() - start, current)):
+                    return current.cpu()
             if done:
-                step += n_steps - 1 - i  # skipped steps count as done for the progress total
+                step += n_steps - 1 - i  # steps skipped on convergence count as done
                 break
-        param = param.detach().clamp(0, PIXEL_SCALE)
-    return render(param).clamp(0, 1).cpu()
+        param = (param.detach() / PIXEL_SCALE).clamp(0, 1)
+    return user_render(param).clamp(0, 1).cpu()
 
 
 def objective(losses: dict[str, nn.Module], image: torch.Tensor, extractor: Extractor) -> dict[str, float]:
