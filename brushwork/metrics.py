@@ -1,0 +1,268 @@
+"""Quality numbers for a result: how close it is to its content image and to its style.
+
+Every function accepts any ImageSource and returns a Python float; VGG features are computed
+in fp32 so results are deterministic and comparable across devices.
+
+- `ssim`: structural similarity of the luminances (1 = identical, higher = closer).
+- `content_distance`: VGG activation MSE relative to the content's activation energy (0 = identical).
+- `gram_distance`: squared Gram-matrix distance relative to the style Gram's energy (0 = same statistics).
+- `sliced_wasserstein`: distance between the distributions of VGG feature vectors, relative to
+  the style's feature magnitude (0 = same distribution).
+
+`evaluate` computes all that apply with one VGG pass per image; `format_table` prints them.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+
+import torch
+import torch.nn.functional as F
+
+from .device import resolve_device
+from .errors import InputError
+from .features import check_taps
+from .image import ImageSource, fit, load_image, luminance, resize
+from .losses import gram
+from .optimize.engine import Extractor
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_C1 = 0.01 ** 2  # (K1·L)² with K1 = 0.01 and data range L = 1
+SSIM_C2 = 0.03 ** 2  # (K2·L)² with K2 = 0.03
+
+MEANINGS = {
+    "ssim": "higher = closer to content structure (1 = identical)",
+    "content_distance": "lower = closer to content (0 = identical)",
+    "gram_distance": "lower = closer to style statistics (0 = same)",
+    "sliced_wasserstein": "lower = closer to style feature distribution (0 = same)",
+}
+
+Features = dict[str, torch.Tensor]
+
+
+# --- validation and loading -------------------------------------------------------------------
+
+def _layers(layers: str | Sequence[str]) -> tuple[str, ...]:
+    out = (layers,) if isinstance(layers, str) else tuple(layers)
+    if not out:
+        raise InputError("at least one layer is needed")
+    check_taps(out)
+    return out
+
+
+def _layer(layer: str) -> str:
+    check_taps([layer])
+    return layer
+
+
+def _projections(projections: int) -> int:
+    if isinstance(projections, bool) or not isinstance(projections, Integral) or projections < 1:
+        raise InputError(f"projections must be a whole number of at least 1, not {projections!r}")
+    return int(projections)
+
+
+def _load(src: ImageSource, device: torch.device) -> torch.Tensor:
+    img = load_image(src)
+    if img.shape[0] != 1:
+        raise InputError(f"metrics compare single images, not a batch of {img.shape[0]}")
+    return img.to(device, torch.float32)
+
+
+def _same_size(img: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`img` resized to exactly `like`'s (H, W)."""
+    return resize(img, tuple(like.shape[-2:]))
+
+
+def _long_side_as(img: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`img` resized, keeping its aspect, so its long side equals `like`'s long side."""
+    return resize(img, fit(img.shape[-2:], max(like.shape[-2:])))
+
+
+def _extractor(taps: Sequence[str], device: torch.device) -> Extractor:
+    return Extractor(tuple(dict.fromkeys(taps)), "max", device, torch.float32)
+
+
+# --- the measures on tensors and features ------------------------------------------------------
+
+def _gaussian_window(device: torch.device) -> torch.Tensor:
+    x = torch.arange(SSIM_WINDOW, dtype=torch.float64) - (SSIM_WINDOW - 1) / 2
+    g = torch.exp(-x.pow(2) / (2 * SSIM_SIGMA ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).to(device, torch.float32)[None, None]
+
+
+def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM (Wang et al. 2004) of the Y channels of two same-size images.
+
+    Gaussian 11×11 window with σ = 1.5, population statistics, 'valid' filtering (no padding,
+    as in the authors' reference code); the data range is 1.
+    """
+    if min(a.shape[-2:]) < SSIM_WINDOW:
+        raise InputError(f"ssim needs images of at least {SSIM_WINDOW} px a side, not {a.shape[-1]}x{a.shape[-2]}")
+    x, y = luminance(a).double(), luminance(b).double()
+    w = _gaussian_window(a.device).double()
+    mx, my = F.conv2d(x, w), F.conv2d(y, w)
+    vx = F.conv2d(x * x, w) - mx * mx
+    vy = F.conv2d(y * y, w) - my * my
+    cxy = F.conv2d(x * y, w) - mx * my
+    s = ((2 * mx * my + SSIM_C1) * (2 * cxy + SSIM_C2)) / ((mx * mx + my * my + SSIM_C1) * (vx + vy + SSIM_C2))
+    return float(s.mean())
+
+
+def _relative_mse(f: torch.Tensor, target: torch.Tensor) -> float:
+    """mean((f - target)²) / mean(target²); 0 when both are zero, inf when only the target is."""
+    err = float((f - target).pow(2).mean())
+    energy = float(target.pow(2).mean())
+    if energy > 0:
+        return err / energy
+    return float("inf") if err > 0 else 0.0
+
+
+def _content(fi: Features, fc: Features, layer: str) -> float:
+    return _relative_mse(fi[layer], fc[layer])
+
+
+def _gram(fi: Features, fs: Features, layers: Sequence[str]) -> float:
+    return sum(_relative_mse(gram(fi[t]), gram(fs[t])) for t in layers) / len(layers)
+
+
+def _quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
+    """(M, K) column-sorted samples -> (n, K) values at the quantile levels (i + ½)/n, linearly interpolated."""
+    m = sorted_values.shape[0]
+    if m == n:
+        return sorted_values
+    pos = ((torch.arange(n, device=sorted_values.device, dtype=torch.float64) + 0.5) * m / n - 0.5).clamp(0, m - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=m - 1)
+    frac = (pos - lo).to(sorted_values.dtype)[:, None]
+    return sorted_values[lo] * (1 - frac) + sorted_values[hi] * frac
+
+
+def _swd_layer(fi: torch.Tensor, fs: torch.Tensor, projections: int, seed: int) -> float:
+    """Relative sliced 2-Wasserstein distance between the feature vectors at all positions."""
+    c = fi.shape[1]
+    dirs = torch.randn(c, projections, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    dirs = (dirs / dirs.norm(dim=0, keepdim=True)).to(fi.device, torch.float32)
+    pi = (fi[0].reshape(c, -1).T @ dirs).sort(dim=0).values
+    ps = (fs[0].reshape(c, -1).T @ dirs).sort(dim=0).values
+    n = max(pi.shape[0], ps.shape[0])
+    qi, qs = _quantiles(pi, n), _quantiles(ps, n)
+    return _relative_mse(qi, qs) ** 0.5
+
+
+def _swd(fi: Features, fs: Features, layers: Sequence[str], projections: int, seed: int) -> float:
+    return sum(_swd_layer(fi[t], fs[t], projections, seed) for t in layers) / len(layers)
+
+
+# --- public API --------------------------------------------------------------------------------
+
+def ssim(a: ImageSource, b: ImageSource, device: str | torch.device = "auto") -> float:
+    """SSIM of the luminances (Y of YIQ); `b` is resized to `a`'s size. 1 = identical.
+
+    Gaussian 11×11 window (σ = 1.5), K1 = 0.01, K2 = 0.03 for data range 1, no padding.
+    """
+    dev = resolve_device(device)
+    x = _load(a, dev)
+    return _ssim(x, _same_size(_load(b, dev), x))
+
+
+def content_distance(image: ImageSource, content: ImageSource, layer: str = CONTENT_LAYER,
+                     device: str | torch.device = "auto") -> float:
+    """VGG content loss relative to the content's activation energy: ‖Fᵢ − F꜀‖² / ‖F꜀‖² at `layer`.
+
+    The content is resized to the image's size. 0 = identical activations; 1 = an error as
+    large as the content's own activations (e.g. an all-black image's).
+    """
+    layer = _layer(layer)
+    dev = resolve_device(device)
+    x = _load(image, dev)
+    ext = _extractor([layer], dev)
+    return _content(ext.targets(x), ext.targets(_same_size(_load(content, dev), x)), layer)
+
+
+def gram_distance(image: ImageSource, style: ImageSource, layers: str | Sequence[str] = STYLE_LAYERS,
+                  device: str | torch.device = "auto") -> float:
+    """Mean over layers of ‖G(image) − G(style)‖²_F / ‖G(style)‖²_F, Gram matrices as in `losses.gram`.
+
+    The style is resized so its long side equals the image's long side (aspect kept).
+    """
+    layers = _layers(layers)
+    dev = resolve_device(device)
+    x = _load(image, dev)
+    ext = _extractor(layers, dev)
+    return _gram(ext.targets(x), ext.targets(_long_side_as(_load(style, dev), x)), layers)
+
+
+def sliced_wasserstein(image: ImageSource, style: ImageSource, layers: str | Sequence[str] = STYLE_LAYERS,
+                       projections: int = 64, seed: int = 0, device: str | torch.device = "auto") -> float:
+    """Sliced 2-Wasserstein distance between the sets of VGG feature vectors, averaged over layers.
+
+    Per layer every position's C-dim feature vector is projected on `projections` random unit
+    directions (drawn from `seed`, the same for every layer of a given width, so a layer's term
+    does not depend on which other layers are asked for); the sorted projections of both images
+    are compared at the quantile levels (i + ½)/n, n the larger count, interpolating the smaller
+    set linearly. The per-layer distance sqrt(mean (qᵢ − qₛ)²) is divided by the style's
+    projected RMS sqrt(mean qₛ²) so layers and images are comparable. The style is resized so
+    its long side equals the image's long side.
+    """
+    layers = _layers(layers)
+    projections = _projections(projections)
+    dev = resolve_device(device)
+    x = _load(image, dev)
+    ext = _extractor(layers, dev)
+    return _swd(ext.targets(x), ext.targets(_long_side_as(_load(style, dev), x)), layers, projections, seed)
+
+
+def evaluate(image: ImageSource, content: ImageSource | None = None,
+             style: ImageSource | Sequence[ImageSource] | None = None, device: str | torch.device = "auto", *,
+             content_layer: str = CONTENT_LAYER, style_layers: str | Sequence[str] = STYLE_LAYERS,
+             projections: int = 64, seed: int = 0) -> dict[str, float]:
+    """Every metric that applies, with one VGG pass per image.
+
+    With `content`: `ssim` and `content_distance`. With `style`: `gram_distance` and
+    `sliced_wasserstein`. `style` may be a list: then `gram_distance[1]`, `gram_distance[2]`, ...
+    (1-based, in the order given) are reported per style and the unsuffixed keys hold their mean.
+    """
+    styles = list(style) if isinstance(style, (list, tuple)) else [] if style is None else [style]
+    if content is None and not styles:
+        raise InputError("evaluate needs a content image, a style image or both")
+    content_layer = _layer(content_layer)
+    style_layers = _layers(style_layers)
+    projections = _projections(projections)
+    dev = resolve_device(device)
+    x = _load(image, dev)
+    taps = ([content_layer] if content is not None else []) + (list(style_layers) if styles else [])
+    ext = _extractor(taps, dev)
+    fx = ext.targets(x)
+    out: dict[str, float] = {}
+    if content is not None:
+        c = _same_size(_load(content, dev), x)
+        out["ssim"] = _ssim(x, c)
+        out["content_distance"] = _content(fx, ext.targets(c), content_layer)
+    per_style: list[tuple[float, float]] = []
+    for s in styles:
+        fs = ext.targets(_long_side_as(_load(s, dev), x))
+        per_style.append((_gram(fx, fs, style_layers), _swd(fx, fs, style_layers, projections, seed)))
+    if per_style:
+        out["gram_distance"] = sum(g for g, _ in per_style) / len(per_style)
+        out["sliced_wasserstein"] = sum(w for _, w in per_style) / len(per_style)
+    if len(per_style) > 1:
+        for i, (g, w) in enumerate(per_style, 1):
+            out[f"gram_distance[{i}]"] = g
+            out[f"sliced_wasserstein[{i}]"] = w
+    return out
+
+
+def format_table(results: dict[str, float]) -> str:
+    """An aligned text table: metric, value, and what the value means."""
+    rows = [("metric", "value", "meaning")]
+    rows += [(k, f"{v:.4g}", MEANINGS.get(k.split("[")[0], "")) for k, v in results.items()]
+    wk = max(len(r[0]) for r in rows)
+    wv = max(len(r[1]) for r in rows)
+    lines = [f"{k:<{wk}}  {v:>{wv}}  {m}".rstrip() for k, v, m in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
