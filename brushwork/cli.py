@@ -185,10 +185,12 @@ def _cmd_reconstruct(a: argparse.Namespace) -> int:
 
 
 def _cmd_mrf(a: argparse.Namespace) -> int:
-    from .optimize import mrf
+    from .optimize.mrf import mrf  # not `from .optimize import mrf`: that name becomes the submodule once imported
+    kw = _run_kwargs(a)
+    levels = a.levels if kw.pop("multiscale") else 1  # mrf's pyramid is its multiscale schedule
     return _produce(a, lambda cb: mrf(a.content, a.style, style_weight=a.style_weight,
                                       content_weight=a.content_weight, tv_weight=a.tv_weight,
-                                      levels=a.levels, init=a.init, callback=cb, **_run_kwargs(a)),
+                                      levels=levels, init=a.init, callback=cb, **kw),
                     alpha_from=a.content)
 
 

@@ -7,8 +7,10 @@ saving is atomic, so an existing output is never left half-written.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,15 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
 ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
+# Pillow decodes 16-bit colour PNGs to 8 bits (the high bytes); this rawmode gives the low bytes.
+_PNG16_LOW = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
+
+
+def _open(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
+    """Decode an image file, refusing bombs, folders and non-images with an InputError.
+
+    Returns the image and, for a 16-bit colour PNG, a second decoding that holds the low bytes.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -33,39 +43,52 @@ def _open(path: str | os.PathLike) -> Image.Image:
         raise InputError(f"{p}: is a folder, not an image")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
             img = Image.open(p)
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise InputError(f"{p}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
-            img.load()
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise InputError(f"{p}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
+        low_mode = _PNG16_LOW.get(img.tile[0].args) if img.format == "PNG" and len(img.tile) == 1 else None
+        img.load()
+        low = None
+        if low_mode is not None:
+            low = Image.open(p)
+            low.tile = [low.tile[0]._replace(args=low_mode)]
+            low.load()
     except InputError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise InputError(f"{p}: refused as a decompression bomb (more than {MAX_PIXELS / 1e6:.0f} MP)") from None
     except UnidentifiedImageError:
         raise InputError(f"{p}: not an image file (or a format that cannot be read)") from None
+    except PermissionError:
+        raise InputError(f"{p}: cannot be read (permission denied)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{p}: corrupt or truncated image ({e})") from None
-    return img
+    return img, low
 
 
-def _to_array(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """PIL image -> (H, W, 3) float32 RGB in [0, 1] and (H, W) alpha or None."""
+def _composite(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 4) float RGBA -> RGB composited on white, and the alpha."""
+    alpha = rgba[..., 3]
+    return rgba[..., :3] * alpha[..., None] + (1.0 - alpha[..., None]), alpha
+
+
+def _to_array(img: Image.Image, low: Image.Image | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """PIL image -> (H, W, 3) float32 RGB in [0, 1] and (H, W) alpha or None.
+
+    `low` is the low-byte decoding of a 16-bit colour PNG (see `_open`).
+    """
     img = ImageOps.exif_transpose(img)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(img, dtype=np.float32)
-        a = a / (65535.0 if a.max() > 255 else 255.0)
+    if low is not None:
+        low = ImageOps.exif_transpose(low)
+        a = (np.asarray(img, np.uint16) << 8 | np.asarray(low, np.uint16)).astype(np.float32) / 65535.0
+        return _composite(a) if a.shape[2] == 4 else (a, None)
+    if img.mode.startswith("I"):  # 16-bit greyscale: I;16, I;16B, ... (and 32-bit I holding 16-bit values)
+        a = np.asarray(img, dtype=np.float32) / 65535.0
         return np.repeat(a[..., None], 3, axis=2).clip(0, 1), None
-    alpha = None
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
-        rgb = np.asarray(rgba, dtype=np.float32)[..., :3] / 255.0
-        rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])  # composite on white
-        return rgb, alpha
-    if img.mode in ("RGB;16", "RGBA;16"):
-        img = img.convert("RGB")
+        return _composite(np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0)
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0, None
 
 
@@ -96,8 +119,8 @@ def load_image_alpha(src: ImageSource) -> tuple[torch.Tensor, torch.Tensor | Non
         return t.clamp(0, 1), None
     if isinstance(src, np.ndarray):
         return array_to_tensor(src), None
-    img = src if isinstance(src, Image.Image) else _open(src)
-    rgb, alpha = _to_array(img)
+    img, low = (src, None) if isinstance(src, Image.Image) else _open(src)
+    rgb, alpha = _to_array(img, low)
     if min(rgb.shape[:2]) < 1:
         raise InputError(f"{src}: image has no pixels")
     t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
@@ -109,6 +132,13 @@ def load_image(src: ImageSource, size: int | tuple[int, int] | None = None) -> t
     """Load an image as (1, 3, H, W) RGB in [0, 1], optionally resized (see `fit`)."""
     t, _ = load_image_alpha(src)
     return t if size is None else resize(t, fit(t.shape[-2:], size))
+
+
+def load_mask(src: ImageSource) -> torch.Tensor:
+    """A guidance mask as (1, 1, H, W) in [0, 1]: an image (its luminance) or a 1-channel tensor."""
+    if isinstance(src, torch.Tensor) and (src.ndim == 2 or (src.ndim == 4 and src.shape[1] == 1)):
+        return src.detach().float().reshape(1, 1, *src.shape[-2:]).clamp(0, 1)
+    return luminance(load_image(src)).clamp(0, 1)
 
 
 def parse_size(text: str | int | tuple[int, int] | None) -> int | tuple[int, int] | None:
@@ -158,13 +188,17 @@ def resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def to_pil(img: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
-    """(1, 3, H, W) in [0, 1] -> 8-bit PIL image (RGBA when an alpha is given)."""
+    """(1, 3, H, W) in [0, 1] -> 8-bit PIL image (RGBA when an alpha is given).
+
+    `img` is taken as the picture composited on white (as loaded), so with an alpha the colour
+    is un-composited: shown on white again, the file looks like `img`.
+    """
     a = img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
-    rgb = (a * 255.0 + 0.5).astype(np.uint8)
     if alpha is None:
-        return Image.fromarray(rgb, "RGB")
-    al = resize(alpha.float(), tuple(img.shape[-2:]))[0, 0].cpu().numpy()
-    return Image.fromarray(np.dstack([rgb, (al * 255 + 0.5).astype(np.uint8)]), "RGBA")
+        return Image.fromarray((a * 255.0 + 0.5).astype(np.uint8), "RGB")
+    al = resize(alpha.float(), tuple(img.shape[-2:]))[0, 0].clamp(0, 1).cpu().numpy()[..., None]
+    straight = np.where(al > 0, (a - (1.0 - al)) / np.maximum(al, 1e-6), a).clip(0, 1)
+    return Image.fromarray((np.dstack([straight, al]) * 255.0 + 0.5).astype(np.uint8), "RGBA")
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -174,8 +208,10 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise InputError(f"{p}: unknown output format; use one of {', '.join(sorted(SAVE_FORMATS))}")
     if p.is_dir():
         raise InputError(f"{p}: is a folder; give a file name")
-    if not p.parent.exists():
+    if not p.parent.is_dir():
         raise InputError(f"{p.parent}: output folder does not exist")
+    if not os.access(p.parent, os.W_OK):
+        raise InputError(f"{p.parent}: output folder is not writable")
     return p
 
 
@@ -184,31 +220,41 @@ def save_image(img: torch.Tensor, path: str | os.PathLike, alpha: torch.Tensor |
     """Save atomically (temp file + rename). `bits=16` writes a 16-bit PNG."""
     p = check_output_path(path)
     fmt = SAVE_FORMATS[p.suffix.lower()]
-    if bits == 16:
-        if fmt != "PNG" or alpha is not None:
-            raise InputError("16-bit output needs a .png file without alpha")
-        a = img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
-        pil = _png16(a)
-    else:
-        pil = to_pil(img, alpha)
-        if fmt == "JPEG" and pil.mode == "RGBA":
-            pil = pil.convert("RGB")
-    fd, tmp = tempfile.mkstemp(prefix=".brushwork-", suffix=p.suffix, dir=p.parent)
+    if bits not in (8, 16):
+        raise InputError(f"bits must be 8 or 16, not {bits}")
+    if bits == 16 and (fmt != "PNG" or alpha is not None):
+        raise InputError("16-bit output needs a .png file without alpha")
+    pil = None if bits == 16 else to_pil(img, None if fmt == "JPEG" else alpha)  # JPEG: keep the composite
+    # The temp file sits beside the target, so the rename is atomic; open() applies the umask.
+    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            pil.save(f, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        try:
+            with open(tmp, "xb") as f:
+                if pil is None:
+                    f.write(_png16(img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()))
+                else:
+                    pil.save(f, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+            os.replace(tmp, p)
+        finally:
+            tmp.unlink(missing_ok=True)  # gone already after a successful rename
+    except OSError as e:
+        raise InputError(f"{p}: cannot write ({e.strerror or e})") from None
     return p
 
 
-def _png16(a: np.ndarray) -> Image.Image:
-    """RGB float array -> 16-bit PNG image (PIL writes 16-bit RGB only through raw mode)."""
-    q = (a * 65535.0 + 0.5).astype(">u2")
-    img = Image.frombytes("RGB", (a.shape[1], a.shape[0]), q.tobytes(), "raw", "RGB;16B")
-    return img
+def _png16(a: np.ndarray) -> bytes:
+    """(H, W, 3) float RGB in [0, 1] -> a 16-bit RGB PNG file (Pillow writes 16-bit greyscale only)."""
+    h, w = a.shape[:2]
+    rows = (a * 65535.0 + 0.5).astype(">u2").reshape(h, w * 3).view(np.uint8)  # big-endian bytes
+    filtered = rows.copy()
+    filtered[:, 6:] -= rows[:, :-6]  # PNG filter 1 (Sub, 6 bytes a pixel): smaller files
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    scanlines = np.hstack([np.ones((h, 1), np.uint8), filtered]).tobytes()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(scanlines, 6)) + chunk(b"IEND", b""))
 
 
 # --- colour ---------------------------------------------------------------------------------

@@ -234,18 +234,19 @@ def evaluate(image: ImageSource, content: ImageSource | None = None,
     style_layers = _layers(style_layers)
     projections = _projections(projections)
     dev = resolve_device(device)
-    x = _load(image, dev)
-    taps = ([content_layer] if content is not None else []) + (list(style_layers) if styles else [])
+    x = _load(image, dev)  # every input is loaded (and refused if bad) before the network is built
+    c = None if content is None else _same_size(_load(content, dev), x)
+    style_imgs = [_long_side_as(_load(s, dev), x) for s in styles]
+    taps = ([content_layer] if c is not None else []) + (list(style_layers) if styles else [])
     ext = _extractor(taps, dev)
     fx = ext.targets(x)
     out: dict[str, float] = {}
-    if content is not None:
-        c = _same_size(_load(content, dev), x)
+    if c is not None:
         out["ssim"] = _ssim(x, c)
         out["content_distance"] = _content(fx, ext.targets(c), content_layer)
     per_style: list[tuple[float, float]] = []
-    for s in styles:
-        fs = ext.targets(_long_side_as(_load(s, dev), x))
+    for s in style_imgs:
+        fs = ext.targets(s)
         per_style.append((_gram(fx, fs, style_layers), _swd(fx, fs, style_layers, projections, seed)))
     if per_style:
         out["gram_distance"] = sum(g for g, _ in per_style) / len(per_style)

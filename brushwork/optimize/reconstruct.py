@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..image import ImageSource, fit, load_image, resize
+from ..image import ImageSource, fit, load_image, parse_size, resize
 from ..losses import ContentLoss, RangeLoss, TVLoss
 from ..progress import Callback
 from .common import initial_image, layer_weights, non_negative
@@ -42,9 +42,9 @@ def reconstruct(source: ImageSource, *,
     layer_weights([layer], "reconstruction")
     non_negative(tv_weight, "tv weight")
     non_negative(range_weight, "range weight")
+    size = parse_size(size)
     src = load_image(source)
     out_size = tuple(src.shape[-2:]) if size is None else fit(src.shape[-2:], size)
-    extractor = Extractor([layer], pooling, device, dtype)
 
     def build(hw: tuple[int, int], ex: Extractor) -> dict:
         target = ex.targets(resize(src, hw))[layer]
@@ -59,4 +59,5 @@ def reconstruct(source: ImageSource, *,
     schedule = (Schedule.coarse_to_fine(out_size, steps, min_side) if multiscale
                 else Schedule([out_size], [steps]))
     start = initial_image(init, schedule.sizes[0], src, None, seed)
+    extractor = Extractor([layer], pooling, device, dtype)
     return optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol, callback=callback)

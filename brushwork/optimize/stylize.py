@@ -14,7 +14,7 @@ import torch
 
 from ..errors import InputError
 from ..image import (ImageSource, combine_luminance, fit, load_image, luminance, match_histogram,
-                     match_luminance, resize)
+                     load_mask, match_luminance, parse_size, resize)
 from ..losses import ContentLoss, GramLoss, TVLoss, gram
 from ..progress import Callback
 from .common import LayerSpec, blend_weights, initial_image, layer_weights, non_negative
@@ -40,11 +40,11 @@ def _load_masks(masks: Sequence[ImageSource | None] | None, n_styles: int,
         if m is None:
             out.append(None)
             continue
-        t = luminance(load_image(m))
+        t = load_mask(m)
         if tuple(t.shape[-2:]) != tuple(shape):
             raise InputError(f"mask is {t.shape[-1]}x{t.shape[-2]} but the content is {shape[1]}x{shape[0]}; "
                              "a mask must have the content's size")
-        out.append(t.clamp(0, 1))
+        out.append(t)
     return out
 
 
@@ -89,6 +89,7 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         non_negative(value, what)
     if not style_scale > 0:
         raise InputError(f"style scale must be positive, not {style_scale}")
+    size = parse_size(size)
     c_layers = layer_weights(content_layers, "content")
     s_layers = layer_weights(style_layers, "style")
     blend = blend_weights(style_blend, len(style_list))
@@ -111,8 +112,6 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         content_work = content_full
     else:
         content_work = content_full
-
-    extractor = Extractor(list(c_layers) + list(s_layers), pooling, device, dtype)
 
     def build(hw: tuple[int, int], ex: Extractor) -> dict:
         losses: dict = {}
@@ -137,6 +136,7 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     start = initial_image(init, schedule.sizes[0], content_work, style_imgs[0], seed)
     if preserve_color == "luminance":
         start = luminance(start)
+    extractor = Extractor(list(c_layers) + list(s_layers), pooling, device, dtype)
     result = optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol,
                       render=render, callback=callback)
     if preserve_color == "luminance":

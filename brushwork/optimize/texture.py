@@ -37,16 +37,15 @@ def texture(source: ImageSource, *,
     shape, e.g. a wide texture from a square sample. `scale` sets how large the source's
     features appear (the source is resized to `scale` × the output's long side).
     """
+    size = parse_size(size)
     src = load_image(source)
     if min(src.shape[-2:]) < 16:
         raise InputError(f"a texture source of {src.shape[-1]}x{src.shape[-2]} px is too small (at least 16 px a side)")
     if not scale > 0:
         raise InputError(f"scale must be positive, not {scale}")
     non_negative(tv_weight, "tv weight")
-    size = parse_size(size) if isinstance(size, str) else size
     out_size = tuple(src.shape[-2:]) if size is None else fit(src.shape[-2:], size)
     weights = layer_weights(layers, "style")
-    extractor = Extractor(list(weights), pooling, device, dtype)
 
     def build(hw: tuple[int, int], ex: Extractor) -> dict:
         feats = ex.targets(resize(src, fit(src.shape[-2:], max(16, round(max(hw) * scale)))))
@@ -58,4 +57,5 @@ def texture(source: ImageSource, *,
     schedule = (Schedule.coarse_to_fine(out_size, steps, min_side) if multiscale
                 else Schedule([out_size], [steps]))
     start = initial_image(init, schedule.sizes[0], None, src, seed)
+    extractor = Extractor(list(weights), pooling, device, dtype)
     return optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol, callback=callback)

