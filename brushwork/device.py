@@ -40,7 +40,11 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """Compute dtype for the feature network: `auto` is bf16 on GPUs and bf16-capable CPUs."""
+    """Compute dtype for the feature network: `auto` is bf16 on GPUs and bf16-capable CPUs.
+
+    On a CPU with AVX512-BF16/AMX a VGG step is ~1.7x faster in bf16 and reaches the same
+    objective (BENCHMARKS.md); losses and the image itself stay in fp32.
+    """
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype not in DTYPES:
@@ -48,5 +52,7 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu" and cpu_has_bf16():
+            return torch.bfloat16
         return torch.float32
     return getattr(torch, dtype)
