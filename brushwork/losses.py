@@ -111,44 +111,53 @@ def _patches(feat: torch.Tensor, size: int, stride: int = 1) -> torch.Tensor:
 class MRFLoss(nn.Module):
     """Patch-based style loss (Li & Wand 2016).
 
-    Every 3×3 patch of the produced image's activations is matched to the style patch with the
-    highest normalised cross-correlation; the loss is the mean squared distance to the matches.
-    Matching is a convolution with the normalised style patches as filters, done in chunks.
+    Every `patch_size`² patch of the produced image's activations is matched to the style patch
+    with the highest normalised cross-correlation; the loss is the mean squared distance to the
+    matches. The style bank holds the patches at every `stride`-th position, stored once
+    (normalised, with their norms). Matching is a convolution with the normalised patches as
+    filters, in chunks whose score maps stay under `chunk_bytes`, in `match_dtype`: bf16 halves
+    the cost on hardware with native bf16; it changes a few percent of the matches, to patches
+    within about 1% of the best distance.
     """
 
     def __init__(self, tap: str, style_feat: torch.Tensor, weight: float = 1.0,
-                 patch_size: int = 3, stride: int = 1, chunk: int = 1024):
+                 patch_size: int = 3, stride: int = 1, chunk_bytes: int = 64 * 2**20,
+                 match_dtype: torch.dtype = torch.float32):
         super().__init__()
         self.taps = (tap,)
         self.tap = tap
         self.weight = weight
         self.patch_size = patch_size
-        self.chunk = chunk
+        self.chunk_bytes = chunk_bytes
+        self.match_dtype = match_dtype
         patches = _patches(style_feat.detach(), patch_size, stride)
-        self.register_buffer("patches", patches)
-        norms = patches.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        norms = patches.norm(dim=1).clamp_min(1e-8)
         c = style_feat.shape[1]
-        self.register_buffer("filters", (patches / norms).reshape(-1, c, patch_size, patch_size))
+        self.register_buffer("norms", norms)
+        self.register_buffer("filters", (patches / norms[:, None]).reshape(-1, c, patch_size, patch_size))
+
+    def bank(self, idx: torch.Tensor) -> torch.Tensor:
+        """Style patches `idx` as (len(idx), C·patch_size²) rows."""
+        return self.filters[idx].flatten(1) * self.norms[idx, None]
 
     @torch.no_grad()
     def match(self, feat: torch.Tensor) -> torch.Tensor:
-        """Index of the best style patch for every patch position of `feat` (1, C, H, W)."""
-        f = feat.float()
-        best_val = best_idx = None
-        for start in range(0, self.filters.shape[0], self.chunk):
-            score = F.conv2d(f, self.filters[start:start + self.chunk])[0]  # (K, H', W')
-            val, idx = score.max(0)
-            idx = idx + start
-            if best_val is None:
-                best_val, best_idx = val, idx
-            else:
-                better = val > best_val
-                best_val = torch.where(better, val, best_val)
-                best_idx = torch.where(better, idx, best_idx)
+        """Index of the best style patch for every patch position of `feat` (1, C, H, W), row-major."""
+        f = feat.to(self.match_dtype)
+        h, w = (s - self.patch_size + 1 for s in f.shape[-2:])
+        k = self.filters.shape[0]
+        chunk = max(1, min(k, self.chunk_bytes // (4 * h * w)))
+        best_val = torch.full((h, w), -torch.inf, device=f.device)
+        best_idx = torch.zeros((h, w), dtype=torch.long, device=f.device)
+        for start in range(0, k, chunk):
+            val, idx = F.conv2d(f, self.filters[start:start + chunk].to(self.match_dtype))[0].max(0)
+            val = val.float()
+            better = val > best_val
+            best_val = torch.where(better, val, best_val)
+            best_idx = torch.where(better, idx + start, best_idx)
         return best_idx.flatten()
 
     def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         f = feats[self.tap]
-        idx = self.match(f.detach())
-        mine = _patches(f, self.patch_size)
-        return self.weight * F.mse_loss(mine, self.patches[idx])
+        target = self.bank(self.match(f.detach()))
+        return self.weight * F.mse_loss(_patches(f, self.patch_size), target)

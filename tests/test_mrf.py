@@ -1,7 +1,6 @@
 """MRF (patch-based) style transfer: the matcher, the loss, the recipe's behaviour, input errors."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from skimage import data
@@ -22,12 +21,7 @@ def content() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def style() -> torch.Tensor:
-    """A 'painting' of coloured diagonal strokes and dots, unlike any patch of a photo."""
-    y, x = np.mgrid[0:80, 0:80].astype(np.float32)
-    r = 0.5 + 0.5 * np.sin((x + y) / 2.5)
-    g = 0.5 + 0.5 * np.sin((x - 2 * y) / 4.0)
-    b = ((np.hypot((x % 16) - 8, (y % 16) - 8) < 4) * 0.9).astype(np.float32)
-    return load_image(np.stack([r, g, b], axis=-1))
+    return resize(load_image(data.immunohistochemistry()), (80, 80))  # stained cells: blobs, no cat
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +70,7 @@ def test_recipe_paints_with_style_patches(content, style):
     ex = Extractor(["relu3_1", "relu4_2"], **CPU)
     s_feats, c_feats, r_feats = ex.targets(resize(style, (96, 96))), ex.targets(content), ex.targets(result)
     nn_distance = MRFLoss("relu3_1", s_feats["relu3_1"])  # mean squared distance to the nearest style patches
-    assert float(nn_distance(result, r_feats)) < 0.6 * float(nn_distance(content, c_feats))
+    assert float(nn_distance(result, r_feats)) < 0.75 * float(nn_distance(content, c_feats))
     # ... while the content survives: the result stays far closer to the content than the style is
     to_content = lambda f: float((f["relu4_2"] - c_feats["relu4_2"]).pow(2).mean())  # noqa: E731
     assert to_content(r_feats) < 0.5 * to_content(ex.targets(resize(style, (64, 96))))
@@ -99,6 +93,7 @@ def test_recipe_paints_with_style_patches(content, style):
     ({"steps": 0}, "steps"),
     ({"style_scale": 0.0}, "style scale"),
     ({"size": 8}, "too small"),
+    ({"size": "big"}, "size"),
     ({"size": 40, "levels": 3}, "coarsest output"),
     ({"size": 96, "style_scale": 0.1}, "coarsest style"),
     ({"optimizer": "sgd"}, "optimizer"),
