@@ -204,7 +204,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 DEFAULT_STYLIZE_SIZE = 512
-DEMO_SIZE, DEMO_STEPS = 320, 100
+DEMO_SIZE, DEMO_STEPS = 320, 80
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mask", action="append", default=None, metavar="MASK",
                    help="one per style image: a content-sized image, white where that style goes")
     s.add_argument("--init", default="content", help="start from: content (default), noise, style, or an image file")
-    _common(s, steps=300, size=str(DEFAULT_STYLIZE_SIZE))
+    _common(s, steps=150, size=str(DEFAULT_STYLIZE_SIZE))
     s.set_defaults(func=_cmd_stylize)
 
     t = sub.add_parser("texture", help="synthesise a texture like an image, at any size (Gatys et al. 2015)")

@@ -133,14 +133,16 @@ def optimize(build: Build, init: torch.Tensor, schedule: Schedule, extractor: Ex
     `init` is the starting image or parameter at any size (resized to the first scale).
     `render` maps the parameter to the RGB image the losses see (default: identity), e.g. a
     1-channel luminance parameter expanded to grey RGB. The optimiser sees pixels in 0-255
-    units. `lr` is Adam's step size, or L-BFGS's first step (largest pixel change, 0-255 units).
+    units and the losses see them clamped to [0, 1], as saved. `lr` is Adam's step size, or
+    L-BFGS's first step (largest pixel change, 0-255 units).
     """
     if optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     user_render = render or (lambda p: p)
 
     def image_of(p: torch.Tensor) -> torch.Tensor:
-        return user_render(p / PIXEL_SCALE)
+        # the losses judge the image that will be saved: clamped to the valid range
+        return user_render((p / PIXEL_SCALE).clamp(0, 1))
 
     param = init.detach().to(extractor.device, torch.float32)
     step, start = 0, time.perf_counter()
