@@ -185,7 +185,7 @@ def _cmd_reconstruct(a: argparse.Namespace) -> int:
 
 
 def _cmd_mrf(a: argparse.Namespace) -> int:
-    from .optimize.mrf import mrf  # not `from .optimize import mrf`: that name becomes the submodule once imported
+    from .optimize import mrf
     kw = _run_kwargs(a)
     levels = a.levels if kw.pop("multiscale") else 1  # mrf's pyramid is its multiscale schedule
     return _produce(a, lambda cb: mrf(a.content, a.style, style_weight=a.style_weight,
