@@ -115,21 +115,18 @@ class MRFLoss(nn.Module):
     with the highest normalised cross-correlation; the loss is the mean squared distance to the
     matches. The style bank holds the patches at every `stride`-th position, stored once
     (normalised, with their norms). Matching is a convolution with the normalised patches as
-    filters, in chunks whose score maps stay under `chunk_bytes`, in `match_dtype`: bf16 halves
-    the cost on hardware with native bf16; it changes a few percent of the matches, to patches
-    within about 1% of the best distance.
+    filters, in fp32 (bf16 scores tie and flip under tiny changes, which stalls L-BFGS's line
+    search), in chunks whose score maps stay under `chunk_bytes`.
     """
 
     def __init__(self, tap: str, style_feat: torch.Tensor, weight: float = 1.0,
-                 patch_size: int = 3, stride: int = 1, chunk_bytes: int = 64 * 2**20,
-                 match_dtype: torch.dtype = torch.float32):
+                 patch_size: int = 3, stride: int = 1, chunk_bytes: int = 64 * 2**20):
         super().__init__()
         self.taps = (tap,)
         self.tap = tap
         self.weight = weight
         self.patch_size = patch_size
         self.chunk_bytes = chunk_bytes
-        self.match_dtype = match_dtype
         patches = _patches(style_feat.detach(), patch_size, stride)
         norms = patches.norm(dim=1).clamp_min(1e-8)
         c = style_feat.shape[1]
@@ -143,15 +140,14 @@ class MRFLoss(nn.Module):
     @torch.no_grad()
     def match(self, feat: torch.Tensor) -> torch.Tensor:
         """Index of the best style patch for every patch position of `feat` (1, C, H, W), row-major."""
-        f = feat.to(self.match_dtype)
+        f = feat.float()
         h, w = (s - self.patch_size + 1 for s in f.shape[-2:])
         k = self.filters.shape[0]
         chunk = max(1, min(k, self.chunk_bytes // (4 * h * w)))
         best_val = torch.full((h, w), -torch.inf, device=f.device)
         best_idx = torch.zeros((h, w), dtype=torch.long, device=f.device)
         for start in range(0, k, chunk):
-            val, idx = F.conv2d(f, self.filters[start:start + chunk].to(self.match_dtype))[0].max(0)
-            val = val.float()
+            val, idx = F.conv2d(f, self.filters[start:start + chunk])[0].max(0)
             better = val > best_val
             best_val = torch.where(better, val, best_val)
             best_idx = torch.where(better, idx + start, best_idx)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from ..device import cpu_has_bf16
 from ..errors import InputError
 from ..features import check_taps
 from ..image import ImageSource, fit, load_image, parse_size, resize
@@ -116,8 +115,6 @@ def mrf(content: ImageSource, style: ImageSource, *,
     if content_weight > 0:
         taps.append(content_layer)
     extractor = Extractor(taps, pooling, device, dtype)
-    native_bf16 = extractor.dtype == torch.bfloat16 or (extractor.device.type == "cpu" and cpu_has_bf16())
-    match_dtype = torch.bfloat16 if native_bf16 else torch.float32
 
     def build(hw: tuple[int, int], ex: Extractor) -> dict:
         losses: dict = {}
@@ -129,7 +126,7 @@ def mrf(content: ImageSource, style: ImageSource, *,
             area = hw[0] * hw[1] / (out_size[0] * out_size[1])
             for tap, w in s_layers.items():
                 losses[f"mrf:{tap}"] = MRFLoss(tap, s_feats[tap], BASE_STYLE * style_weight * w * area,
-                                               patch_size, patch_stride, match_dtype=match_dtype)
+                                               patch_size, patch_stride)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)
         return {k: v.to(ex.device) for k, v in losses.items()}
