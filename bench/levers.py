@@ -5,6 +5,11 @@ is where dtype (fp32 / bf16) and layout (NCHW / channels_last) show their effect
 noise of an optimisation. Variants are interleaved round by round so that load from other
 processes hits all of them alike; medians and minima are printed (and written as JSON).
 
+The layout is the input's (the weights' layout matters little: oneDNN follows the input). Note that
+the engine's image is already channels_last when it starts from brushwork.image.load_image (an HWC
+array permuted, not copied), so "channels_last" here is what the engine runs today with a
+content or image init, and "fp32"/"bf16" what it runs with a noise init.
+
     .venv/bin/python bench/levers.py --sizes 256 512 --rounds 5 [--threads 1] [--json out.json]
 """
 from __future__ import annotations

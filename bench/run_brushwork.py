@@ -48,9 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--lr", type=float, default=None, help="L-BFGS first step (0-255 units)")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--clamp", action="store_true",
-                    help="losses see the pixels clamped to [0, 1] (optimize's `render` hook), i.e. the image that "
-                         "will be saved; without it the optimiser runs on unbounded pixels")
+    ap.add_argument("--gram", default="base", choices=("base", "sym", "sym-nhwc", "sym-nhwc-lowp"),
+                    help="Gram implementation: the engine's, or a prototype from proposals.py (proposed change)")
     ap.add_argument("--channels-last", action="store_true",
                     help="feature net in channels_last memory format (a proposed engine change, tried from here)")
     ap.add_argument("--check-margin", type=float, default=None,
@@ -60,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     t0 = a.launch or T_START
+    if a.gram != "base":
+        import brushwork.losses
+        import proposals
+        brushwork.losses.gram = proposals.PROTOTYPES[a.gram]
     dtype = getattr(torch, a.dtype)
     margin = a.check_margin if a.check_margin is not None else (0.0 if dtype == torch.float32 else 0.01)
     goal = None if a.target is None else a.target * (1.0 - margin)
@@ -105,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         last_terms.update({k: round(v, 1) for k, v in p.losses.items()})
         trace.append([p.step, p.stage, round(now, 3), p.loss])
         # The target is pastiche's objective on its saved PNG, so ours is checked on what we would
-        # save too: the optimiser's pixels are unbounded, the PNG is clamped and 8-bit. That costs
-        # a forward pass (no gradient), done only once the optimiser's own value predicts a hit.
+        # save too: the PNG is 8-bit (and, with an engine before cbf5009, clamped, which the
+        # optimiser's pixels were not). That costs a forward pass (no gradient), done only once
+        # the optimiser's own value predicts a hit.
         if p.stage == p.stages - 1 and goal is not None and p.loss * gap[0] <= goal:
             saved = saved_objective(p.image)
             checks.append([p.step, p.loss, saved])
@@ -117,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return False
 
     t_setup = time.time() - t0
-    render = (lambda p: p.clamp(0, 1)) if a.clamp else None
-    result = optimize(build, init, schedule, ex, optimizer="lbfgs", lr=a.lr, tol=a.tol, render=render,
-                      callback=callback)
+    result = optimize(build, init, schedule, ex, optimizer="lbfgs", lr=a.lr, tol=a.tol, callback=callback)
     t_opt = time.time() - t0
     save_image(result, a.out)
     final_steps = sum(1 for r in trace if r[1] == len(schedule.sizes) - 1)
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "dtype": a.dtype,
         "channels_last": a.channels_last,
-        "clamp": a.clamp,
+        "gram": a.gram,
         "schedule": {"sizes": [list(s) for s in schedule.sizes], "steps": schedule.steps,
                      "multiscale": a.multiscale, "min_side": a.min_side, "factor": a.factor,
                      "coarse_steps": a.coarse_steps, "tol": a.tol, "lr": a.lr},
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "reached": bool(hit),
         "time_to_target_s": hit.get("time"),
         "cpu_to_target_s": hit.get("cpu"),  # this process's CPU time (all threads) at that moment
-        "loss_at_target": hit.get("loss"),  # the optimiser's value (unclamped pixels, its dtype)
+        "loss_at_target": hit.get("loss"),  # the optimiser's value (its dtype, not rounded to 8 bits)
         "saved_objective_at_target": hit.get("saved"),  # clamped, 8-bit, in the optimiser's dtype
         "checks": checks,  # [step, optimiser's objective, saved image's objective] per check
         "final_loss_optimiser": trace[-1][3] if trace else None,
