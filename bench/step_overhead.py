@@ -106,16 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--channels-last", action="store_true")
-    ap.add_argument("--gram", default="base", choices=("base", "sym", "sym-nhwc", "sym-nhwc-lowp"),
-                    help="Gram implementation: the engine's, or a prototype from proposals.py")
     ap.add_argument("--json", required=True)
     a = ap.parse_args(argv)
-    if a.gram != "base":
-        import brushwork.losses
-        import proposals
-        brushwork.losses.gram = proposals.PROTOTYPES[a.gram]
     r = measure(a.content, a.style, getattr(torch, a.dtype), a.steps, channels_last=a.channels_last)
-    r["gram"] = a.gram
     Path(a.json).write_text(json.dumps(r))
     print(json.dumps(r))
     return 0

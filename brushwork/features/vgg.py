@@ -63,9 +63,12 @@ def weights_path() -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=1)
 def _dequantized_state() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Read the quantized file once: W = table[codes], kept on the CPU in fp32."""
+    """Read the quantized file: W = table[codes] in fp32 on the CPU.
+
+    Not cached: the networks built from it are (see `vgg19`), and keeping this copy too would
+    hold another 80 MB for the life of the process.
+    """
     raw = torch.load(weights_path(), map_location="cpu", weights_only=True)
     state = {}
     for block, convs, _ in _BLOCKS:
@@ -93,8 +96,8 @@ class VGG19Features(nn.Module):
             if name.startswith("conv"):
                 w, b = state[name]
                 conv = nn.Conv2d(in_ch, w.shape[0], 3, padding=1)
-                conv.weight.data.copy_(w)
-                conv.bias.data.copy_(b)
+                conv.weight = nn.Parameter(w, requires_grad=False)
+                conv.bias = nn.Parameter(b, requires_grad=False)
                 layers[name] = conv
                 in_ch = w.shape[0]
             elif name.startswith("relu"):

@@ -116,6 +116,14 @@ class _Adam:
         return float(loss)
 
 
+def _layout(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """channels_last on CPU and CUDA: oneDNN and cuDNN convolve it fastest, and the Gram reads
+    it without a copy."""
+    if device.type in ("cpu", "cuda") and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def _make_optimizer(name: str, param: torch.Tensor, lr: float | None) -> LBFGS | _Adam:
     if name == "lbfgs":
         return LBFGS(param, first_step=lr or 1.0)
@@ -147,7 +155,7 @@ def optimize(build: Build, init: torch.Tensor, schedule: Schedule, extractor: Ex
     param = init.detach().to(extractor.device, torch.float32)
     step, start = 0, time.perf_counter()
     for stage, (size, n_steps) in enumerate(zip(schedule.sizes, schedule.steps)):
-        param = (resize(param, size) * PIXEL_SCALE).requires_grad_(True)
+        param = _layout(resize(param, size) * PIXEL_SCALE, extractor.device).requires_grad_(True)
         losses = build(size, extractor)
         last: dict[str, float] = {}
 
