@@ -48,8 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--lr", type=float, default=None, help="L-BFGS first step (0-255 units)")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--gram", default="base", choices=("base", "sym", "sym-nhwc", "sym-nhwc-lowp"),
-                    help="Gram implementation: the engine's, or a prototype from proposals.py (proposed change)")
     ap.add_argument("--channels-last", action="store_true",
                     help="feature net in channels_last memory format (a proposed engine change, tried from here)")
     ap.add_argument("--check-margin", type=float, default=None,
@@ -59,10 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     t0 = a.launch or T_START
-    if a.gram != "base":
-        import brushwork.losses
-        import proposals
-        brushwork.losses.gram = proposals.PROTOTYPES[a.gram]
     dtype = getattr(torch, a.dtype)
     margin = a.check_margin if a.check_margin is not None else (0.0 if dtype == torch.float32 else 0.01)
     goal = None if a.target is None else a.target * (1.0 - margin)
@@ -129,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "dtype": a.dtype,
         "channels_last": a.channels_last,
-        "gram": a.gram,
         "schedule": {"sizes": [list(s) for s in schedule.sizes], "steps": schedule.steps,
                      "multiscale": a.multiscale, "min_side": a.min_side, "factor": a.factor,
                      "coarse_steps": a.coarse_steps, "tol": a.tol, "lr": a.lr},

