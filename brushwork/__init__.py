@@ -3,6 +3,7 @@
     import brushwork
     out = brushwork.stylize("photo.jpg", "starry_night.jpg", size=512, callback=print)
     brushwork.save_image(out, "out.png")
+    out = brushwork.apply("photo.jpg", preset=7)   # feed-forward: one pass, full resolution
 """
 __version__ = "0.1.0"
 
@@ -10,6 +11,12 @@ from .errors import BrushworkError, InputError, MissingWeightsError  # noqa: E40
 from .image import load_image, save_image  # noqa: E402
 from .optimize import mrf, reconstruct, stylize, texture  # noqa: E402
 from .progress import Progress  # noqa: E402
+from .feedforward import apply, presets  # noqa: E402
+from .feedforward.export import export_onnx  # noqa: E402
+from .feedforward.modelfile import load_model, save_model  # noqa: E402
+from .feedforward.train import train_adain, train_fast, train_multistyle  # noqa: E402
+from .video import stylize_video  # noqa: E402
 
-__all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "load_image", "mrf",
-           "reconstruct", "save_image", "stylize", "texture", "__version__"]
+__all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "apply", "export_onnx",
+           "load_image", "load_model", "mrf", "presets", "reconstruct", "save_image", "save_model", "stylize",
+           "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]

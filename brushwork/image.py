@@ -6,6 +6,7 @@ saving is atomic, so an existing output is never left half-written.
 """
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import struct
@@ -185,6 +186,90 @@ def resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     shrinking = size[0] < img.shape[-2] or size[1] < img.shape[-1]
     out = F.interpolate(img, size=size, mode="bicubic", align_corners=False, antialias=shrinking)
     return out.clamp(0, 1)
+
+
+# --- tiling ---------------------------------------------------------------------------------
+
+def tile_spans(length: int, tile: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
+    """(start, end) of the tiles along one side: each `tile` long (or the whole side when it is
+    shorter), evenly spread so that neighbours overlap by about `overlap` pixels or more.
+
+    Starts are multiples of `align` (the last one too when `length` and `tile` are): a network
+    that downsamples by 4 paints a texture whose phase follows the 4-pixel grid, so tiles cut off
+    that grid would not match each other.
+    """
+    if length <= tile:
+        return [(0, length)]
+    if not 0 <= overlap <= tile // 2:
+        raise ValueError(f"overlap {overlap} must be between 0 and half the tile ({tile})")
+    n = math.ceil((length - overlap) / (tile - overlap))
+    step = (length - tile) / (n - 1)
+    starts = [min(length - tile, round(i * step / align) * align) for i in range(n - 1)] + [length - tile]
+    return [(a, a + tile) for a in starts]
+
+
+def _feather(spans: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """Per tile, 1-D blending weights; where only two tiles overlap they sum to 1.
+
+    Near an edge shared with a neighbour a tile is least trustworthy (the network saw padding
+    there), so across each overlap its weight is 0 for the first quarter, ramps linearly to 1
+    over the middle half and is 1 beyond; the neighbour's weight mirrors it. Image borders keep
+    weight 1.
+    """
+    def ramp(n: int) -> torch.Tensor:
+        margin = n // 4
+        return ((torch.arange(n) + 0.5 - margin) / max(1, n - 2 * margin)).clamp(0, 1)
+
+    out = []
+    for k, (a, b) in enumerate(spans):
+        w = torch.ones(b - a)
+        if k > 0 and spans[k - 1][1] > a:
+            n = spans[k - 1][1] - a
+            w[:n] *= ramp(n)
+        if k + 1 < len(spans) and spans[k + 1][0] < b:
+            n = b - spans[k + 1][0]
+            w[b - a - n:] *= 1 - ramp(n)
+        out.append(w)
+    return out
+
+
+def tiled(img: torch.Tensor, paint, tile: int, overlap: int, progress=None, align: int = 1) -> torch.Tensor:
+    """Apply `paint` ((1, C, h, w) -> same shape) to overlapping tiles of `img` and blend them.
+
+    Tiles are `tile` px square (smaller only where the image is), spread evenly with at least
+    `overlap` px shared between neighbours. Across each overlap the two results are mixed with a
+    linear ramp (feathering) that ignores the quarter of the overlap nearest each tile's edge:
+    no hard seam, and what a network paints near a tile's border (where it saw padding) is not
+    used. Memory is one tile's worth of work plus the output. An image that fits in one tile is
+    painted in one call. `progress(done, total)` is called after each tile. Tile starts are
+    multiples of `align` (see `tile_spans`).
+    """
+    h, w = img.shape[-2:]
+    rows, cols = tile_spans(h, tile, overlap, align), tile_spans(w, tile, overlap, align)
+    total = len(rows) * len(cols)
+    if total == 1:
+        out = paint(img)
+        if progress:
+            progress(1, 1)
+        return out
+    wy, wx = _feather(rows), _feather(cols)
+    out = weight = None
+    done = 0
+    for (y0, y1), fy in zip(rows, wy):
+        for (x0, x1), fx in zip(cols, wx):
+            piece = paint(img[..., y0:y1, x0:x1])
+            if tuple(piece.shape[-2:]) != (y1 - y0, x1 - x0):
+                raise ValueError(f"paint returned a {tuple(piece.shape[-2:])} tile for a {(y1 - y0, x1 - x0)} one")
+            if out is None:
+                out = torch.zeros(*piece.shape[:-2], h, w, dtype=torch.float32, device=img.device)
+                weight = torch.zeros(h, w, dtype=torch.float32, device=img.device)
+            f = (fy[:, None] * fx[None, :]).to(img.device)
+            out[..., y0:y1, x0:x1] += piece.to(out.device, torch.float32) * f
+            weight[y0:y1, x0:x1] += f
+            done += 1
+            if progress:
+                progress(done, total)
+    return out.div_(weight.clamp_min_(1e-12))
 
 
 def to_pil(img: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:

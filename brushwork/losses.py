@@ -189,3 +189,30 @@ class MRFLoss(nn.Module):
         f = feats[self.tap]
         target = self.bank(self.match(f.detach()))
         return self.weight * F.mse_loss(_patches(f, self.patch_size), target)
+
+
+class TemporalLoss(nn.Module):
+    """Agreement with the previous frame (Ruder et al. 2016): the mask-weighted mean squared
+    difference to the previous output warped onto this frame, in 0-255 pixel units.
+
+    `target` (1, 3, H, W) is the warped previous output and `mask` (1, 1, H, W) in [0, 1] the
+    weights c (1 where the warp is reliable, 0 at disocclusions and motion boundaries). Both
+    are resized to the image, so the loss works at every scale of a coarse-to-fine schedule.
+    """
+
+    taps: tuple[str, ...] = ()
+
+    def __init__(self, target: torch.Tensor, mask: torch.Tensor | None = None, weight: float = 1.0):
+        super().__init__()
+        self.weight = weight
+        self.register_buffer("target", target.detach().float())
+        self.register_buffer("mask", None if mask is None else mask.detach().float())
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        size = tuple(image.shape[-2:])
+        target = self.target if tuple(self.target.shape[-2:]) == size else F.interpolate(
+            self.target, size=size, mode="bilinear", align_corners=False, antialias=True)
+        d = (image.float() - target).mul(255.0).pow(2)
+        if self.mask is not None:
+            d = d * resize_mask(self.mask, size)
+        return self.weight * d.mean()

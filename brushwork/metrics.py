@@ -9,12 +9,19 @@ in fp32 so results are deterministic and comparable across devices.
 - `sliced_wasserstein`: distance between the distributions of VGG feature vectors, relative to
   the style's feature magnitude (0 = same distribution).
 
-`evaluate` computes all that apply with one VGG pass per image; `format_table` prints them.
+- `temporal_error`: for videos, the warping error of Lai et al. 2018: output frame t against
+  output t-1 warped along the flow of the INPUT frames, mean squared RGB difference (0-1 units)
+  where Ruder et al.'s consistency check trusts the flow (0 = perfectly steady).
+
+`evaluate` computes all that apply with one VGG pass per image; `evaluate_video` averages them
+over sampled frames and adds `temporal_error`; `format_table` prints them.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +46,7 @@ MEANINGS = {
     "content_distance": "lower = closer to content (0 = identical)",
     "gram_distance": "lower = closer to style statistics (0 = same)",
     "sliced_wasserstein": "lower = closer to style feature distribution (0 = same)",
+    "temporal_error": "lower = steadier along the input's motion (0 = no flicker)",
 }
 
 Features = dict[str, torch.Tensor]
@@ -255,6 +263,101 @@ def evaluate(image: ImageSource, content: ImageSource | None = None,
         for i, (g, w) in enumerate(per_style, 1):
             out[f"gram_distance[{i}]"] = g
             out[f"sliced_wasserstein[{i}]"] = w
+    return out
+
+
+# --- video -------------------------------------------------------------------------------------
+
+Frames = str | os.PathLike | Iterable[ImageSource]
+
+
+def _frames(src: Frames, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """A clip, frame folder or sequence of images as (H, W, 3) uint8 frames (resized to `size`)."""
+    from .video.io import _resize, read_frames
+    if isinstance(src, (str, os.PathLike)):
+        yield from read_frames(src, size)
+        return
+    for item in src:
+        t = load_image(item)
+        a = (t[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+        yield _resize(a, size)
+
+
+def temporal_errors(output: Frames, content: Frames, flow_preset: str = "medium") -> list[float]:
+    """Per frame t >= 1, the masked mean squared difference of output t and output t-1 warped
+    onto it, with the flow and mask computed on the `content` (input) frames, resized to the
+    output's size. Pairs where less than 1% of the frame can be trusted (scene cuts) are nan.
+    """
+    from .video.flow import consistency, flow, warp
+    out_it = _frames(output)
+    first = next(out_it, None)
+    if first is None:
+        raise InputError("the output video has no frames")
+    in_it = _frames(content, first.shape[:2])
+    errors: list[float] = []
+    prev_o = prev_i = None
+    o = first
+    while o is not None:
+        i = next(in_it, None)
+        if i is None:
+            raise InputError(f"the output has more frames than the input ({len(errors) + 1}+); "
+                             "compare a video with the clip it was made from")
+        if tuple(o.shape[:2]) != tuple(first.shape[:2]):
+            raise InputError("the output's frames differ in size")
+        if prev_o is not None:
+            back = flow(i, prev_i, flow_preset)
+            mask = consistency(flow(prev_i, i, flow_preset), back)
+            if mask.mean() < 0.01:
+                errors.append(float("nan"))
+            else:
+                d = warp(prev_o.astype(np.float32) / 255.0, back) - o.astype(np.float32) / 255.0
+                errors.append(float((mask * (d ** 2).mean(-1)).sum() / mask.sum()))
+        prev_o, prev_i = o, i
+        o = next(out_it, None)
+    if not errors:
+        raise InputError("a temporal error needs at least two frames")
+    return errors
+
+
+def temporal_error(output: Frames, content: Frames, flow_preset: str = "medium") -> float:
+    """The mean of `temporal_errors` over the frame pairs (scene cuts left out); lower is steadier.
+
+    `output` and `content` are clips, frame folders or sequences of images of equal length.
+    """
+    errors = [e for e in temporal_errors(output, content, flow_preset) if e == e]
+    if not errors:
+        raise InputError("no frame pair of the input could be matched by optical flow")
+    return float(np.mean(errors))
+
+
+def evaluate_video(output: str | os.PathLike, content: str | os.PathLike | None = None,
+                   style: ImageSource | Sequence[ImageSource] | None = None, device: str | torch.device = "auto",
+                   samples: int = 8) -> dict[str, float]:
+    """`evaluate` averaged over `samples` evenly spread frames, plus `temporal_error` (needs `content`,
+    the clip the output was made from; its frames are resized to the output's)."""
+    from .video.io import probe
+    info = probe(output)
+    cinfo = probe(content) if content is not None else None
+    if content is None and style is None:
+        raise InputError("give the input clip (--content) and/or a style image (--style) to compare with")
+    out: dict[str, float] = {}
+    if cinfo is not None:
+        out["temporal_error"] = temporal_error(info.path, cinfo.path)
+    n = info.frames
+    picks = sorted({round(k * (n - 1) / max(1, samples - 1)) for k in range(min(samples, n))})
+    pairs: list[tuple[np.ndarray, np.ndarray | None]] = []
+    outs = _frames(info.path)
+    ins = _frames(cinfo.path, (info.height, info.width)) if cinfo is not None else None
+    for t, o in enumerate(outs):
+        i = next(ins, None) if ins is not None else None
+        if t in picks:
+            pairs.append((o, i))
+    sums: dict[str, float] = {}
+    for o, i in pairs:
+        r = evaluate(o, content=i, style=style, device=device)
+        for k, v in r.items():
+            sums[k] = sums.get(k, 0.0) + v
+    out.update({k: v / len(pairs) for k, v in sums.items()})
     return out
 
 

@@ -18,7 +18,7 @@ from ..image import (ImageSource, combine_luminance, fit, load_image, luminance,
 from ..losses import ContentLoss, GramLoss, TVLoss, gram
 from ..progress import Callback
 from .common import LayerSpec, blend_weights, initial_image, layer_weights, non_negative
-from .engine import Extractor, Schedule, optimize
+from .engine import Build, Extractor, Schedule, optimize
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -71,7 +71,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             seed: int | None = None,
             device: str | torch.device = "auto",
             dtype: str | torch.dtype = "auto",
-            callback: Callback | None = None) -> torch.Tensor:
+            callback: Callback | None = None,
+            extra_losses: Build | None = None) -> torch.Tensor:
     """Paint `content` in the style of `styles`; returns (1, 3, H, W) RGB in [0, 1].
 
     `style_weight` is the one knob: 1 is the balanced default, 10 much more style, 0.1 mostly
@@ -82,6 +83,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     `coarse_steps` at each smaller scale. The default, a quarter of the output's side but at least
     512 px, keeps outputs up to 512 px on one scale: a smaller start lets VGG's receptive field
     rearrange the composition, and a half-size start leaves a 512 px result visibly softer.
+    `extra_losses(size, extractor) -> {name: loss}` adds terms at every scale (video adds its
+    temporal loss this way); they see the image the other losses see.
     """
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
@@ -133,6 +136,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
                 losses[name] = GramLoss(tap, gram(s_feats[tap]), BASE_STYLE * style_weight * b * w, m)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)
+        if extra_losses is not None:
+            losses.update(extra_losses(hw, ex))
         return {k: v.to(ex.device) for k, v in losses.items()}
 
     if min_side is None:

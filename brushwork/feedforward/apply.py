@@ -1,0 +1,278 @@
+"""`apply`: stylize a photo in one pass with a feed-forward network, at full resolution.
+
+    out = apply("photo.jpg", preset=7)                       # a built-in style
+    out = apply("photo.jpg", preset="3:0.5,12:0.5")          # a blend of presets
+    out = apply("photo.jpg", style="painting.jpg")           # any image as the style
+    out = apply("photo.jpg", model="mine.bw", strength=0.6)  # one of our own trained networks
+
+Around the stylizer's painter (see `base.py`) this does what every network needs: resizing,
+tiling above a pixel budget (overlapping tiles with feathered seams, so memory stays bounded
+on a 6000x4000 photo), reflect-padding each tile to the network's multiple, colour
+preservation and strength, all per tile.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from ..image import MAX_PIXELS, ImageSource, combine_luminance, fit, load_image, parse_size, resize, tiled
+from ..progress import Callback, Progress
+from .base import Painter, Stylizer, as_stylizer
+from .presets import NUM_PRESETS, ArbitraryStylizer, PresetSpec, PresetStylizer
+
+TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
+TILE = 1024                # tile side used above TILE_PIXELS
+MIN_TILE = 64
+MIN_SIDE = 16              # smaller photos are refused: the networks' reflect padding needs 8 px
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+
+
+def overlap_for(tile: int) -> int:
+    """Pixels shared by neighbouring tiles. The networks' output depends on a tile's padding up to
+    ~64 px from its edge; the feathering ignores a quarter of the overlap at each edge, so 256 px
+    makes the tiles agree with an untiled run (given shared statistics, see `ImageNetwork`)."""
+    return min(256, tile // 2)
+
+
+def check_strength(strength: float) -> float:
+    try:
+        s = float(strength)
+    except (TypeError, ValueError):
+        raise InputError(f"strength {strength!r} is not a number between 0 and 1") from None
+    if not 0 <= s <= 1:
+        raise InputError(f"strength {strength} must be between 0 (the photo) and 1 (full style)")
+    return s
+
+
+def check_tile(tile: int | None) -> int | None:
+    """None: automatic; 0: never tile; otherwise the tile side in px (at least MIN_TILE)."""
+    if tile is None:
+        return None
+    try:
+        side = operator.index(tile) if not isinstance(tile, bool) else -1
+    except TypeError:
+        side = -1
+    if side != 0 and side < MIN_TILE:
+        raise InputError(f"tile {tile!r} must be 0 (never tile) or a side of at least {MIN_TILE} px")
+    return side
+
+
+def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = None, model: Any = None,
+                  device: str = "auto") -> Stylizer:
+    """The stylizer for a preset (or a blend), a style image, or a model. Load once, then pass it
+    as `model=` to stylize many photos.
+
+    `model` is a `.bw` file (brushwork.feedforward.modelfile.load_model), a Stylizer or a torch
+    network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too.
+    """
+    given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
+    if given == ["style", "model"]:
+        loaded = load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
+        if not hasattr(loaded, "with_style"):
+            raise InputError(f"{getattr(loaded, 'name', 'this model')} paints its own style; give a style image "
+                             "only with an AdaIN model (or give --style without --model)")
+        return as_stylizer(loaded.with_style(style), device)
+    if len(given) != 1:
+        what = "none" if not given else " and ".join(given)
+        raise InputError(f"give one of a preset, a style image or a model (--preset, --style, --model); got {what}")
+    if preset is not None:
+        return PresetStylizer(preset, device)
+    if style is not None:
+        return ArbitraryStylizer(style, device)
+    if isinstance(model, (str, os.PathLike)):
+        return load_model_file(model, device)
+    return as_stylizer(model, device)
+
+
+def load_model_file(path: str | os.PathLike, device: str = "auto") -> Stylizer:
+    """A network we trained, from its `.bw` file (brushwork.feedforward.modelfile)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a model file")
+    try:
+        from .modelfile import load_model
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.modelfile":
+            raise
+        raise InputError(f"{p}: this version of brushwork cannot load trained model files yet "
+                         "(brushwork.feedforward.modelfile is missing)") from None
+    return as_stylizer(load_model(p, device), device, name=p.name)
+
+
+def _pad_to(img: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflect-pad the bottom and right edges to multiples of `multiple`."""
+    h, w = img.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if not (ph or pw):
+        return img
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(img, (0, pw, 0, ph), mode=mode)
+
+
+def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: bool,
+                  preserve_color: bool) -> Painter:
+    """Pad, paint, crop, then colour preservation and the strength blend: all per tile."""
+    def tile_fn(tile: torch.Tensor) -> torch.Tensor:
+        h, w = tile.shape[-2:]
+        out = paint(_pad_to(tile, multiple))[..., :h, :w].to("cpu", torch.float32).clamp(0, 1)
+        if preserve_color:
+            out = combine_luminance(out, tile)
+        if pixel_blend and strength < 1:
+            out = torch.lerp(tile, out, strength)
+        return out
+    return tile_fn
+
+
+def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSource | None = None,
+          model: Any = None, strength: float = 1.0, preserve_color: bool = False,
+          size: int | tuple[int, int] | str | None = None, tile: int | None = None, device: str = "auto",
+          callback: Callback | None = None) -> torch.Tensor:
+    """Stylize `content` in one pass; returns (1, 3, H, W) RGB in [0, 1] at the photo's size.
+
+    Give exactly one style source:
+      preset   a built-in style 0-25, or a blend: "3:0.5,12:0.5" or {3: 0.5, 12: 0.5}
+      style    any image (path, PIL, array, tensor): its style is read once, the photo is
+               painted at full resolution (the network is not run at a fixed 384 px)
+      model    a trained network: a `.bw` file, a Stylizer (see `load_stylizer`) or a torch module
+
+    strength        0 returns the photo unchanged, 1 the full style. For a style image it moves
+                    the style vector from the photo's own to the style's; otherwise it blends pixels.
+    preserve_color  keep the photo's colours (YIQ: the stylized luminance, the photo's chroma).
+    size            resize the photo first: long side in px, or (H, W), or "WxH". Default: as is.
+    tile            None: tile automatically above TILE_PIXELS (tiles of TILE px); 0: never;
+                    or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
+                    and share the whole image's normalisation statistics (no seams, no patches).
+    device          auto (cuda > mps > cpu), cpu, cuda or mps.
+    callback        gets a Progress after each tile (step = tiles done); it cannot stop the work.
+    """
+    strength = check_strength(strength)
+    tile = check_tile(tile)
+    size = parse_size(size)
+    stylizer = load_stylizer(preset, style, model, device)
+    return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback)
+
+
+def load_content(content: ImageSource, size: int | tuple[int, int] | None = None) -> torch.Tensor:
+    """The photo as (1, 3, H, W), refused below MIN_SIDE px a side, resized when `size` is given."""
+    image = load_image(content)
+    h, w = image.shape[-2:]
+    if min(h, w) < MIN_SIDE:
+        name = content if isinstance(content, (str, os.PathLike)) else "content image"
+        raise InputError(f"{name}: {w}x{h} is too small (at least {MIN_SIDE} px a side)")
+    return image if size is None else resize(image, fit((h, w), size))
+
+
+def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0, preserve_color: bool = False,
+                 tile: int | None = None, callback: Callback | None = None) -> torch.Tensor:
+    """The work behind `apply`, for an already loaded stylizer and image (validated by the caller)."""
+    if strength == 0:
+        return image.clone()
+    h, w = image.shape[-2:]
+    multiple = max(1, int(stylizer.multiple))
+    if tile is None:
+        tile = TILE if h * w > TILE_PIXELS else 0
+    side = max(h, w) if tile == 0 else max(MIN_TILE, tile - tile % multiple)
+    tiles = h > side or w > side
+    paint = stylizer.painter(overview(image, multiple) if tiles else image, strength, tiled=tiles)
+    tile_fn = _tile_painter(paint, multiple, strength, not stylizer.native_strength, preserve_color)
+    start = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if callback is not None:
+            callback(Progress(step=done, total=total, loss=0.0, size=(h, w), elapsed=time.perf_counter() - start))
+
+    if not tiles:
+        return tiled(image, tile_fn, side, 0, progress).clamp_(0, 1)
+    # Tiles start on the network's pixel grid: pad the image as an untiled run would, crop after.
+    padded = _pad_to(image, multiple)
+    return tiled(padded, tile_fn, side, overlap_for(side), progress, align=multiple).clamp_(0, 1)[..., :h, :w]
+
+
+def overview(image: torch.Tensor, multiple: int = 4, pixels: int = TILE_PIXELS) -> torch.Tensor:
+    """The whole image within the pixel budget, sides multiples of `multiple`: what a stylizer
+    computes whole-image statistics from before painting tiles."""
+    h, w = image.shape[-2:]
+    if h * w <= pixels:
+        return _pad_to(image, multiple)
+    scale = (pixels / (h * w)) ** 0.5
+    return resize(image, (max(multiple, int(h * scale) // multiple * multiple),
+                          max(multiple, int(w * scale) // multiple * multiple)))
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The images directly inside `folder`, by name: files with an image suffix; hidden files
+    (and our own temp files) skipped. Each is checked to be a readable image (its header only:
+    cheap) so that a bad file stops a batch before any work. No images is an InputError."""
+    d = Path(folder)
+    found = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not found:
+        raise InputError(f"{d}: no images in this folder (looked for {', '.join(IMAGE_SUFFIXES)})")
+    for p in found:
+        probe_image(p)
+    return found
+
+
+def probe_image(path: Path) -> tuple[int, int]:
+    """(width, height) from an image file's header, or the InputError loading it would give."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
+            with Image.open(path) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:
+        raise InputError(f"{path}: refused as a decompression bomb (more than {MAX_PIXELS / 1e6:.0f} MP)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
+    except PermissionError:
+        raise InputError(f"{path}: cannot be read (permission denied)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: corrupt or truncated image ({e})") from None
+    if w * h > MAX_PIXELS:
+        raise InputError(f"{path}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
+    return w, h
+
+
+def preset_sheet(content: ImageSource, tile: int = 256, columns: int = 7, work: int = 512,
+                 device: str = "auto") -> torch.Tensor:
+    """All presets on one labelled contact sheet: the photo, then presets 0-25 (27 tiles).
+
+    Each preset paints the photo at `work` px (long side), shown shrunk to `tile` px, so the
+    strokes look as they would on a mid-sized photo rather than blown up.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ..image import to_pil
+    image = load_content(content)
+    photo = resize(image, fit(image.shape[-2:], work))
+    thumb_hw = fit(image.shape[-2:], tile)
+    tiles = [("photo", photo)] + [(str(i), apply(photo, preset=i, tile=0, device=device))
+                                  for i in range(NUM_PRESETS)]
+    th, tw = thumb_hw
+    pad, label = 6, 20
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * (tw + pad) + pad, rows * (th + label + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    try:
+        font = ImageFont.load_default(size=15)
+    except TypeError:  # Pillow < 10.1: the fixed bitmap font
+        font = ImageFont.load_default()
+    for n, (name, img) in enumerate(tiles):
+        r, c = divmod(n, columns)
+        x, y = pad + c * (tw + pad), pad + r * (th + label + pad)
+        sheet.paste(to_pil(resize(img, thumb_hw)), (x, y + label))
+        draw.text((x + 2, y + 2), name, fill="black", font=font)
+    return torch.from_numpy(np.asarray(sheet, np.float32) / 255.0).permute(2, 0, 1)[None]

