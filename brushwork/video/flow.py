@@ -54,11 +54,17 @@ def flow(a: np.ndarray, b: np.ndarray, preset: str = "medium", max_side: int = M
         ga = cv2.resize(ga, (sw, sh), interpolation=cv2.INTER_AREA)
         gb = cv2.resize(gb, (sw, sh), interpolation=cv2.INTER_AREA)
     f = _dis(preset).calc(ga, gb, None)
-    if scale < 1.0:
-        f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
-        f[..., 0] *= w / ga.shape[1]
-        f[..., 1] *= h / ga.shape[0]
-    return f.astype(np.float32, copy=False)
+    return resize_flow(f, (h, w)) if scale < 1.0 else f.astype(np.float32, copy=False)
+
+
+def resize_flow(f: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A flow field resampled to (H, W), its vectors scaled to that grid's pixels."""
+    import cv2
+    h, w = size
+    out = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= w / f.shape[1]
+    out[..., 1] *= h / f.shape[0]
+    return out.astype(np.float32, copy=False)
 
 
 @lru_cache(maxsize=4)

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .flow import consistency, flow, warp
+from .flow import consistency, flow, resize_flow, warp
 
 PHOTO_LOW, PHOTO_HIGH = 0.06, 0.16  # mean abs RGB error (0-1) of the warped input: trusted below, not above
 CUT_RELIABLE = 0.15                 # a cut when less than this fraction of the frame can be warped ...
 CUT_HISTOGRAM = 0.4                  # ... or the colour histograms differ by more than this (L1 / 2, 0-1)
 FEATHER = 0.012                     # the mask ramps from 0 to 1 over this fraction of the long side
+# Flows and masks are computed at this long side and scaled up: flow is smooth, and at 720p this
+# makes the consistency step ~4x cheaper (0.29 -> 0.07 s a frame on 2 cores), a fifth of painting.
+MOTION_SIDE = 640
 
 
 @dataclass
@@ -66,11 +69,28 @@ def feather(mask: np.ndarray, ramp: float | None = None) -> np.ndarray:
     return (mask * np.clip(dist / r, 0.0, 1.0)).astype(np.float32)
 
 
+def shrink(frame: np.ndarray, side: int) -> np.ndarray:
+    """A frame scaled (area averaging) so that its long side is at most `side`."""
+    import cv2
+    h, w = frame.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1.0:
+        return frame
+    return cv2.resize(frame, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 def motion(prev: np.ndarray, cur: np.ndarray, preset: str = "medium", cut_reliable: float = CUT_RELIABLE,
-           cut_histogram: float = CUT_HISTOGRAM) -> Motion:
-    """Flow, reliability mask and scene-cut decision from input frame `prev` to `cur`."""
-    fwd, back = flow(prev, cur, preset), flow(cur, prev, preset)
-    mask = feather(consistency(fwd, back) * photometric(prev, cur, back))
+           cut_histogram: float = CUT_HISTOGRAM, max_side: int = MOTION_SIDE) -> Motion:
+    """Flow, reliability mask and scene-cut decision from input frame `prev` to `cur`, computed at
+    a long side of at most `max_side` and returned at the frames' size."""
+    import cv2
+    h, w = cur.shape[:2]
+    p, c = shrink(prev, max_side), shrink(cur, max_side)
+    fwd, back = flow(p, c, preset), flow(c, p, preset)
+    mask = feather(consistency(fwd, back) * photometric(p, c, back))
     reliable = float((mask > 0.5).mean())
+    if c.shape[:2] != (h, w):
+        back = resize_flow(back, (h, w))
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
     hist = histogram_distance(prev, cur)
     return Motion(back, mask, reliable, hist, reliable < cut_reliable or hist > cut_histogram)
