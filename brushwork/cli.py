@@ -679,6 +679,76 @@ def _video_parser(sub: Any) -> None:
     v.set_defaults(func=_cmd_video)
 
 
+# --- web service ------------------------------------------------------------------------------
+
+def _service_config(a: argparse.Namespace):
+    from .service.config import ServiceConfig
+    return ServiceConfig.from_env(data_dir=a.data_dir, db_url=a.db, broker_url=a.broker,
+                                  public_url=getattr(a, "public_url", None))
+
+
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from .service.run import serve
+    cfg = _service_config(a)
+    if a.public_url is None and "BRUSHWORK_PUBLIC_URL" not in __import__("os").environ:
+        cfg.public_url = f"http://{a.host}:{a.port}"
+    if not a.quiet:
+        where = "embedded queue, no other server needed" if cfg.embedded_broker else cfg.broker
+        print(f"brushwork serve: http://{a.host}:{a.port} (data in {cfg.data_dir}; {where})", file=sys.stderr)
+    serve(cfg, a.host, a.port, a.workers, log_level="warning" if a.quiet else "info")
+    return 0
+
+
+def _cmd_worker(a: argparse.Namespace) -> int:
+    from .service.run import worker
+    queues = tuple(q.strip() for q in a.queues.split(",") if q.strip()) if a.queues else None
+    return worker(_service_config(a), queues, a.concurrency, a.pool, "WARNING" if a.quiet else "INFO")
+
+
+def _service_parsers(sub: Any) -> None:
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", type=Path, default=None,
+                       help="uploads, results and the default databases (default ~/.brushwork; $BRUSHWORK_DATA_DIR)")
+        p.add_argument("--db", default=None, metavar="URL",
+                       help="SQLAlchemy URL of the job database (default sqlite in the data dir; "
+                       "e.g. postgresql+psycopg://user@host/brushwork)")
+        p.add_argument("--broker", default=None, metavar="URL",
+                       help="the queue: redis://host:6379/0 for workers on several machines "
+                       "(default: an SQLite file in the data dir, no server)")
+        p.add_argument("-q", "--quiet", action="store_true", help="less logging")
+
+    sv = sub.add_parser("serve", help="the web app and REST API, with its own queue and workers",
+                        description="Serve the brushwork web app (upload, pick a style, watch it paint, download) "
+                        "and its REST API (/api/docs). Jobs go through a queue; by default an SQLite file is "
+                        "the queue and two worker processes are started here (one for fast jobs, one for "
+                        "image iteration and video), so nothing else is needed.",
+                        epilog="examples:\n  brushwork serve\n  brushwork serve --host 0.0.0.0 --port 8080 "
+                        "--data-dir /srv/brushwork\n  brushwork serve --broker redis://localhost:6379/0 --workers 0"
+                        "   # workers elsewhere",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--workers", type=int, default=1, metavar="N",
+                    help="processes per worker node started here (default 1; 0: start none, use 'brushwork worker')")
+    sv.add_argument("--public-url", default=None, help="the address people use, for links in emails and webhooks")
+    common(sv)
+    sv.set_defaults(func=_cmd_serve)
+
+    wk = sub.add_parser("worker", help="run jobs from the queue (more machines: same --broker, --db and data dir)",
+                        description="Take jobs from the queue and run them. Workers on other machines need the same "
+                        "--broker (Redis), --db (e.g. PostgreSQL) and the data directory (a shared mount).",
+                        epilog="examples:\n  brushwork worker --broker redis://queue:6379/0 --db postgresql://... "
+                        "--data-dir /mnt/brushwork\n  brushwork worker --queues slow --concurrency 2",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    wk.add_argument("--queues", default=None, metavar="Q,...",
+                    help="fast, slow, notify (default: two nodes, fast+notify and slow, so fast jobs never wait)")
+    wk.add_argument("--concurrency", type=_positive_int, default=1, help="processes per node (default 1)")
+    wk.add_argument("--pool", choices=("prefork", "threads", "solo"), default="prefork",
+                    help="Celery pool (default prefork: a job that crashes its process is handed back)")
+    common(wk)
+    wk.set_defaults(func=_cmd_worker)
+
+
 DEFAULT_STYLIZE_SIZE = 512
 DEMO_SIZE, DEMO_STEPS = 320, 80
 
@@ -761,6 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parsers(sub)
     _apply_parsers(sub)
     _video_parser(sub)
+    _service_parsers(sub)
     return p
 
 

@@ -161,3 +161,18 @@ def test_optimize_method_runs_with_a_temporal_loss(tmp_path, stripes):
     assert result.frames == 3
     assert "temporal" not in losses[0]                       # the first frame has no past
     assert "temporal" in losses[-1] and "temporal2" in losses[-1]
+
+
+def test_keep_texture_restores_stroke_energy_without_amplifying_static_areas():
+    import cv2
+    from brushwork.video.fast import keep_texture
+    rng = np.random.default_rng(0)
+    a = cv2.GaussianBlur(rng.random((96, 128, 3), dtype=np.float32), (3, 3), 0)
+    b = cv2.GaussianBlur(rng.random((96, 128, 3), dtype=np.float32), (3, 3), 0)
+    assert np.allclose(keep_texture(a, a), np.clip(a, 0, 1), atol=1e-5)  # the painting agrees: unchanged
+
+    def detail(x):
+        return float(((x - cv2.GaussianBlur(x, (5, 5), 0)) ** 2).mean())
+    blend = 0.5 * (a + b)  # two unaligned stroke patterns averaged: softer
+    assert detail(blend) < 0.7 * detail(a)
+    assert detail(keep_texture(blend, a)) > 0.8 * detail(a)  # most of it back

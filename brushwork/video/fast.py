@@ -50,6 +50,34 @@ def check_consistency(alpha: float) -> float:
     return float(alpha)
 
 
+def keep_texture(blend: np.ndarray, painted: np.ndarray, max_gain: float = 1.6) -> np.ndarray:
+    """Give `blend` the local fine-detail energy of the fresh painting.
+
+    Averaging two paintings whose strokes do not line up leaves softer strokes (less style).
+    The detail (image minus a 5x5 Gaussian blur) of the blend is scaled, locally, to carry as
+    much energy as the painting's own detail; where the two agree (static areas) the gain is 1,
+    so nothing is amplified frame after frame: the reference is always this frame's painting.
+    The gain varies slowly and is computed at a quarter of the size (~15 ms at 720p).
+    """
+    import cv2
+    h, w = blend.shape[:2]
+    small = (max(1, w // 4), max(1, h // 4))
+
+    def detail(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        base = cv2.GaussianBlur(x, (5, 5), 0)
+        return base, cv2.subtract(x, base)
+
+    def energy(d: np.ndarray) -> np.ndarray:
+        e = cv2.resize(cv2.multiply(d, d), small, interpolation=cv2.INTER_AREA).sum(-1)
+        return cv2.GaussianBlur(e, (0, 0), 2.0)
+
+    base, d_blend = detail(blend)
+    gain = np.sqrt((energy(detail(painted)[1]) + 1e-6) / (energy(d_blend) + 1e-6))
+    gain = cv2.resize(np.clip(gain, 1.0, max_gain), (w, h), interpolation=cv2.INTER_LINEAR)
+    out = cv2.add(base, cv2.multiply(d_blend, cv2.merge([gain, gain, gain])))
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
 @dataclass
 class Consistent:
     """Paint every frame with `painter`, then blend with the warped previous output (see module doc).
@@ -88,4 +116,4 @@ class Consistent:
             return painted, {"cut": True, "reliable": m.reliable}
         warped = warp(to_array(prev_out), m.back)
         w = (self.alpha * m.mask)[..., None]
-        return painted + w * (warped - painted), {"reliable": m.reliable}
+        return keep_texture(painted + w * (warped - painted), painted), {"reliable": m.reliable}

@@ -1,0 +1,406 @@
+"""The REST API (JSON; described at /api/openapi.json, browsable at /api/docs).
+
+    POST /api/jobs                  submit a photo job (multipart: photo, style?, fields) -> 202 {id, token, ...}
+    POST /api/videos                submit a video job (multipart: video, style?, fields) -> 202, with an estimate
+    GET  /api/jobs/{id}             status (token: Authorization: Bearer TOKEN, or ?token=)
+    GET  /api/jobs/{id}/events      live status as Server-Sent Events (poll the status as a fallback)
+    GET  /api/jobs/{id}/preview     the picture as it is painted (small PNG)
+    GET  /api/jobs/{id}/result      the result in full resolution
+    POST /api/jobs/{id}/cancel      stop a queued or running job
+    POST /api/jobs/{id}/publish     show a finished picture in the public gallery (or hide it)
+    GET  /api/presets               the built-in styles
+    GET  /api/gallery               published pictures
+    POST /api/gallery/{id}/like     one like per client
+
+Every error is a 4xx with {"detail": "one line"}; no stack trace ever leaves the server.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import desc, func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import InputError
+from .db import Job, Like
+from .jobs import Service, create_job, links, parse_request, status
+from .security import client_key, request_token, token_matches
+from .storage import TooLarge
+from .uploads import check_image, check_video
+
+router = APIRouter(prefix="/api")
+
+ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
+          for code, text in ((400, "malformed request"), (401, "the job's token is missing"),
+                             (404, "no such job, or the token does not match"), (409, "not possible in this state"),
+                             (413, "upload too large"), (415, "send JSON"), (422, "a field or a file cannot be used"),
+                             (429, "too many requests, or your storage quota is used up"),
+                             (507, "the server's storage is full"))}
+
+
+def svc_of(request: Request) -> Service:
+    return request.app.state.service
+
+
+def client_of(request: Request) -> str:
+    svc = svc_of(request)
+    return client_key(request, svc.secret, svc.cfg.trust_forwarded)
+
+
+def rate_limit(request: Request, bucket: str, limit: tuple[int, float]) -> None:
+    wait = request.app.state.limiter.hit(client_of(request), bucket, limit[0], limit[1])
+    if wait:
+        raise HTTPException(429, f"too many requests; try again in {wait:.0f} s",
+                            headers={"Retry-After": str(max(1, round(wait)))})
+
+
+def require_json(request: Request) -> None:
+    """State-changing JSON endpoints: a cross-site form cannot send application/json (CSRF)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise HTTPException(415, "send Content-Type: application/json (the body may be {})")
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    require_json(request)
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HTTPException(400, f"malformed JSON: {str(e)[:120]}") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "the JSON body must be an object")
+    return data
+
+
+def job_for(request: Request, job_id: str) -> Job:
+    """The job, if the request carries its token; 404 alike for a missing job and a wrong token."""
+    token = request_token(request)
+    if not token:
+        raise HTTPException(401, "this job needs its token: add ?token=... or an Authorization: Bearer header")
+    job = svc_of(request).db.get(job_id) if len(job_id) <= 32 else None
+    if job is None or not token_matches(token, job.token_hash):
+        raise HTTPException(404, "no job with this id and token")
+    return job
+
+
+def _present(upload: UploadFile | None) -> bool:
+    return upload is not None and bool(upload.filename or upload.size)
+
+
+def submit(request: Request, fields: dict[str, Any], main: UploadFile | None, style: UploadFile | None,
+           kind: str = "image") -> tuple[Job, str, str | None]:
+    """Everything a submission goes through (API and the HTML form alike). Nothing is stored
+    unless every check passes; temporary files are removed on every refusal."""
+    svc = svc_of(request)
+    cfg = svc.cfg
+    rate_limit(request, "submit", cfg.rate_submit)
+    client = client_of(request)
+    if svc.storage.usage() >= cfg.quota_bytes:
+        raise HTTPException(507, "the server's storage is full; try again later")
+    with svc.db.Session() as s:
+        used = s.scalar(select(func.coalesce(func.sum(Job.stored_bytes), 0)).where(Job.client == client)) or 0
+    if used >= cfg.client_quota_bytes:
+        raise HTTPException(429, f"your storage quota ({cfg.client_quota_bytes / 1024 / 1024:.0f} MB) is used up; "
+                                 "old jobs expire after a few days")
+    what = "video" if kind == "video" else "photo"
+    if not _present(main):
+        raise HTTPException(422, f"no {what} uploaded (field '{what}')")
+    has_style = _present(style)
+    try:
+        req = parse_request(fields, has_style, cfg, kind)
+    except InputError as e:
+        raise HTTPException(422, str(e)) from None
+    tmps: list[Path] = []
+    try:
+        limit = cfg.max_video_bytes if kind == "video" else cfg.max_upload_bytes
+        main_tmp = svc.storage.receive(main.file, limit)
+        tmps.append(main_tmp)
+        frames = 1
+        if kind == "video":
+            v = check_video(main_tmp, cfg)
+            size, frames, suffix = (v.width, v.height), v.frames, "video"
+        else:
+            info = check_image(main_tmp, cfg, "photo")
+            size, suffix = (info.width, info.height), info.suffix
+        files = {"content": (main_tmp, f"content.{suffix}")}
+        if has_style:
+            style_tmp = svc.storage.receive(style.file, cfg.max_upload_bytes)
+            tmps.append(style_tmp)
+            sinfo = check_image(style_tmp, cfg, "painting")
+            files["style"] = (style_tmp, f"style.{sinfo.suffix}")
+        created = create_job(svc, req, client, files, size, frames)
+    except TooLarge as e:
+        raise HTTPException(413, str(e)) from None
+    except InputError as e:
+        raise HTTPException(422, str(e)) from None
+    finally:
+        for t in tmps:
+            t.unlink(missing_ok=True)
+    return created.job, created.token, created.webhook_secret
+
+
+def _submitted(job: Job, token: str, secret: str | None) -> JSONResponse:
+    body = status(job, token)
+    body["token"] = token
+    if secret:
+        body["webhook_secret"] = secret
+    body["output"] = job.params.get("output")
+    return JSONResponse(body, status_code=202, headers={"Location": body["links"]["status"]})
+
+
+_FIELD_DOCS = dict(
+    preset="a built-in style 0-25, or a blend such as 3:0.5,12:0.5 (or upload `style`)",
+    quality="fast (a network, under a second) or best (image iteration with an uploaded painting: minutes)",
+    strength="0 (the photo) to 1 (full style); default 1",
+    keep_colors="true: keep the photo's colours, style only the brightness",
+    size="long side of the output in px (default: the photo's size; up to the print-size limit)",
+    email="send an email here when the job is done",
+    webhook="POST a signed JSON notification here when the job is done (see webhook_secret in the answer)",
+)
+
+
+@router.post("/jobs", status_code=202, responses=ERRORS, summary="Submit a photo")
+def submit_image(request: Request,
+                 photo: UploadFile = File(..., description="the photo (JPEG, PNG, WebP, TIFF or BMP)"),
+                 style: UploadFile | None = File(None, description="a painting to take the style from"),
+                 preset: str | None = Form(None, description=_FIELD_DOCS["preset"]),
+                 quality: str | None = Form(None, description=_FIELD_DOCS["quality"]),
+                 strength: str | None = Form(None, description=_FIELD_DOCS["strength"]),
+                 keep_colors: str | None = Form(None, description=_FIELD_DOCS["keep_colors"]),
+                 size: str | None = Form(None, description=_FIELD_DOCS["size"]),
+                 email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+                 webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    fields = dict(preset=preset, quality=quality, strength=strength, keep_colors=keep_colors, size=size,
+                  email=email, webhook=webhook)
+    return _submitted(*submit(request, fields, photo, style, "image"))
+
+
+@router.post("/videos", status_code=202, responses=ERRORS, summary="Submit a video clip")
+def submit_video(request: Request,
+                 video: UploadFile = File(..., description="the clip (anything FFmpeg decodes)"),
+                 style: UploadFile | None = File(None, description="a painting to take the style from"),
+                 preset: str | None = Form(None, description=_FIELD_DOCS["preset"]),
+                 strength: str | None = Form(None, description=_FIELD_DOCS["strength"]),
+                 keep_colors: str | None = Form(None, description=_FIELD_DOCS["keep_colors"]),
+                 size: str | None = Form(None, description="long side of the output in px"),
+                 email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+                 webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    fields = dict(preset=preset, quality="fast", strength=strength, keep_colors=keep_colors, size=size,
+                  email=email, webhook=webhook)
+    return _submitted(*submit(request, fields, video, style, "video"))
+
+
+@router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status")
+def get_status(request: Request, job_id: str) -> dict:
+    return status(job_for(request, job_id), request_token(request))
+
+
+@router.get("/jobs/{job_id}/events", responses=ERRORS, summary="Live status (Server-Sent Events)",
+            response_class=StreamingResponse)
+async def events(request: Request, job_id: str) -> StreamingResponse:
+    job = await run_in_threadpool(job_for, request, job_id)
+    token = request_token(request)
+    svc = svc_of(request)
+
+    async def stream():
+        last, last_sent = None, time.monotonic()
+        started = time.monotonic()
+        yield "retry: 2000\n\n"
+        current = job
+        while True:
+            key = (current.state, current.updated_at, current.preview_version)
+            if key != last:
+                last, last_sent = key, time.monotonic()
+                yield f"event: status\ndata: {json.dumps(status(current, token))}\n\n"
+            if current.finished:
+                yield "event: end\ndata: {}\n\n"
+                return
+            if time.monotonic() - last_sent > 15:
+                last_sent = time.monotonic()
+                yield ": keep-alive\n\n"
+            if time.monotonic() - started > 3600 or await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+            fresh = await run_in_threadpool(svc.db.get, job_id)
+            if fresh is None:
+                return
+            current = fresh
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/jobs/{job_id}/preview", responses={**ERRORS, 200: {"content": {"image/png": {}}}},
+            response_class=Response, summary="The picture as it is painted")
+def preview(request: Request, job_id: str) -> Response:
+    job = job_for(request, job_id)
+    if not job.preview:
+        raise HTTPException(404, "no preview yet")
+    return Response(job.preview, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/jobs/{job_id}/result", responses={**ERRORS, 410: {"description": "expired"},
+                                                  200: {"content": {"image/png": {}, "video/mp4": {}}}},
+            response_class=FileResponse, summary="The result in full resolution")
+def result(request: Request, job_id: str) -> FileResponse:
+    job = job_for(request, job_id)
+    return _result_file(request, job)
+
+
+def _result_file(request: Request, job: Job) -> FileResponse:
+    if job.state != "done":
+        raise HTTPException(409, f"the job is {job.state}; the result is there when it is done")
+    if not job.result:
+        raise HTTPException(410, "the result has expired and was deleted")
+    path = svc_of(request).storage.path(job.id, job.result)
+    if not path.exists():
+        raise HTTPException(410, "the result has expired and was deleted")
+    media = "video/mp4" if path.suffix == ".mp4" else "image/png"
+    return FileResponse(path, media_type=media, filename=f"brushwork-{job.id}{path.suffix}",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/jobs/{job_id}/cancel", responses=ERRORS, summary="Cancel a job",
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+async def cancel(request: Request, job_id: str) -> dict:
+    await json_body(request)
+    job = await run_in_threadpool(job_for, request, job_id)
+    svc = svc_of(request)
+    if job.finished:
+        raise HTTPException(409, f"the job is already {job.state}")
+    now = time.time()
+    svc.db.update(job.id, cancel_requested=True)
+    # a queued job is cancelled at once; a running one stops at its next progress report
+    svc.db.update(job.id, where={"state": "queued"}, state="cancelled", message="cancelled", finished_at=now)
+    return status(svc.db.get(job.id), request_token(request))
+
+
+class PublishBody(BaseModel):
+    public: bool = Field(True, description="true: show in the gallery; false: hide again")
+    title: str | None = Field(None, max_length=100, description="a caption")
+
+
+@router.post("/jobs/{job_id}/publish", responses=ERRORS, summary="Publish to the gallery (or hide)",
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "schema": PublishBody.model_json_schema()}}}})
+async def publish(request: Request, job_id: str) -> dict:
+    data = await json_body(request)
+    try:
+        body = PublishBody.model_validate(data)
+    except Exception as e:
+        raise HTTPException(422, _one_line(e)) from None
+    job = await run_in_threadpool(job_for, request, job_id)
+    svc = svc_of(request)
+    if body.public:
+        if job.state != "done" or not job.result:
+            raise HTTPException(409, "only a finished job can be published")
+        if job.kind != "image":
+            raise HTTPException(409, "only pictures can be published to the gallery for now")
+        await run_in_threadpool(_make_thumb, svc, job)
+        cfg = svc.cfg
+        svc.db.update(job.id, public=True, published_at=time.time(),
+                      title=(body.title or "").strip()[:100] or None,
+                      expires_at=time.time() + cfg.gallery_expire_days * 86400)
+    else:
+        svc.db.update(job.id, public=False)
+    return status(svc.db.get(job.id), request_token(request))
+
+
+def _make_thumb(svc: Service, job: Job) -> None:
+    from PIL import Image
+    src = svc.storage.path(job.id, job.result)
+    dst = svc.storage.path(job.id, "thumb.jpg")
+    if dst.exists():
+        return
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        im.thumbnail((640, 640), Image.Resampling.LANCZOS)
+        tmp = dst.with_name("thumb.tmp.jpg")
+        im.save(tmp, "JPEG", quality=85)
+        tmp.replace(dst)
+
+
+def _one_line(e: Exception) -> str:
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        parts = []
+        for err in errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path"))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return "; ".join(parts)[:300]
+    return str(e)[:300]
+
+
+@router.get("/presets", summary="The built-in styles")
+def list_presets() -> list[dict]:
+    from ..feedforward import presets
+    return [{"index": p.index, "name": p.name, "look": p.look, "thumbnail_url": f"/presets/{p.index}.jpg"}
+            for p in presets()]
+
+
+def gallery_item(job: Job) -> dict:
+    return {"id": job.id, "title": job.title, "likes": job.likes,
+            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(job.published_at or 0)),
+            "width": job.result_width, "height": job.result_height,
+            "image_url": f"/gallery/{job.id}/image", "thumbnail_url": f"/gallery/{job.id}/thumb",
+            "like_url": f"/api/gallery/{job.id}/like"}
+
+
+def gallery_items(svc: Service, sort: str, limit: int, offset: int) -> list[dict]:
+    order = (desc(Job.likes), desc(Job.published_at)) if sort == "top" else (desc(Job.published_at),)
+    with svc.db.Session() as s:
+        jobs = s.scalars(select(Job).where(Job.public.is_(True)).order_by(*order).limit(limit).offset(offset))
+        return [gallery_item(j) for j in jobs]
+
+
+@router.get("/gallery", summary="Published pictures")
+def gallery(request: Request, sort: str = Query("new", pattern="^(new|top)$"),
+            limit: int = Query(24, ge=1, le=100), offset: int = Query(0, ge=0, le=100_000)) -> list[dict]:
+    return gallery_items(svc_of(request), sort, limit, offset)
+
+
+def public_job(request: Request, job_id: str) -> Job:
+    job = svc_of(request).db.get(job_id) if len(job_id) <= 32 else None
+    if job is None or not job.public:
+        raise HTTPException(404, "no published picture with this id")
+    return job
+
+
+@router.post("/gallery/{job_id}/like", responses=ERRORS, summary="Like a published picture (once per client)",
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+async def like(request: Request, job_id: str) -> JSONResponse:
+    await json_body(request)
+    svc = svc_of(request)
+    rate_limit(request, "like", (60, 60.0))
+    job = await run_in_threadpool(public_job, request, job_id)
+    client = client_of(request)
+
+    def add() -> int | None:
+        try:
+            with svc.db.session() as s:
+                s.add(Like(job_id=job.id, client=client))
+                s.flush()
+                s.execute(Job.__table__.update().where(Job.id == job.id).values(likes=Job.likes + 1))
+        except IntegrityError:
+            return None
+        return svc.db.get(job.id).likes
+
+    likes = await run_in_threadpool(add)
+    if likes is None:
+        return JSONResponse({"detail": "you already like this picture", "likes": svc.db.get(job.id).likes,
+                             "liked": True}, status_code=409)
+    return JSONResponse({"likes": likes, "liked": True})
+
+
+__all__ = ["router", "submit", "job_for", "links", "gallery_items", "public_job"]

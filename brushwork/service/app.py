@@ -1,0 +1,134 @@
+"""`create_app(config)`: the FastAPI application (pages, API, static files), its middleware and
+error handling, and the sweeper thread that re-queues jobs whose worker died.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from .config import MB, ServiceConfig
+from .jobs import Service, sweep
+from .security import BodyLimit, RateLimiter, SecurityHeaders, client_key
+
+log = logging.getLogger("brushwork.service")
+HERE = Path(__file__).parent
+
+
+class Sweeper:
+    """Runs `jobs.sweep` every few seconds in a thread (the web server is always running)."""
+
+    def __init__(self, svc: Service, every: float):
+        self.svc, self.every = svc, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="brushwork-sweeper", daemon=True)
+
+    def start(self) -> "Sweeper":
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                sweep(self.svc)
+            except Exception:
+                log.exception("sweep failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app(cfg: ServiceConfig | None = None, celery=None, sweeper: bool = True) -> FastAPI:
+    cfg = cfg or ServiceConfig.from_env()
+    svc = Service(cfg, celery)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        sw = Sweeper(svc, cfg.sweep_every_s).start() if sweeper else None
+        try:
+            yield
+        finally:
+            if sw is not None:
+                sw.stop()
+
+    app = FastAPI(title="brushwork", version=__version__, lifespan=lifespan, docs_url="/api/docs",
+                  redoc_url=None, openapi_url="/api/openapi.json",
+                  description="Neural style transfer as a service: submit a photo, follow its progress, "
+                              "download the painting. Job URLs need the job's token "
+                              "(`Authorization: Bearer TOKEN` or `?token=`).")
+    app.state.service = svc
+    app.state.limiter = RateLimiter()
+
+    from . import api, pages
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def request_limit(request: Request, call_next):
+        if not request.url.path.startswith("/static"):
+            key = client_key(request, svc.secret, cfg.trust_forwarded)
+            n, window = cfg.rate_requests
+            wait = app.state.limiter.hit(key, "any", n, window)
+            if wait:
+                return JSONResponse({"detail": f"too many requests; try again in {wait:.0f} s"}, status_code=429,
+                                    headers={"Retry-After": str(max(1, round(wait)))})
+        return await call_next(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if _wants_html(request):
+            return pages.error_page(request, exc.status_code, detail)
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"detail": "malformed JSON"}, status_code=400)
+        from .api import _one_line
+        detail = _one_line(exc)
+        if _wants_html(request):
+            return pages.error_page(request, 422, detail)
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        ref = secrets.token_hex(4)
+        log.error("internal error (reference %s) on %s %s", ref, request.method, request.url.path, exc_info=exc)
+        detail = f"internal error (reference {ref}); it has been logged"
+        if _wants_html(request):
+            return HTMLResponse(f"<h1>Something went wrong</h1><p>{detail}</p>", status_code=500)
+        return JSONResponse({"detail": detail}, status_code=500)
+
+    if cfg.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], allow_credentials=False)
+    slack = 1 * MB
+    app.add_middleware(BodyLimit, default=64 * 1024, limits={
+        "/api/jobs": 2 * cfg.max_upload_bytes + slack,    # photo + painting
+        "/submit": 2 * cfg.max_upload_bytes + slack,
+        "/api/videos": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
+        "/submit-video": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
+    })
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+__all__ = ["create_app", "HTTPException"]

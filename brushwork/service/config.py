@@ -1,0 +1,156 @@
+"""Service settings: one dataclass, filled from defaults, `BRUSHWORK_*` environment variables and
+the command line (in that order). Worker processes read the same variables, so `brushwork serve`
+hands its settings to the workers it starts through the environment.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+@dataclass
+class ServiceConfig:
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".brushwork")
+    db_url: str | None = None        # default: sqlite:///<data_dir>/brushwork.sqlite
+    broker_url: str | None = None    # default: sqla+sqlite:///<data_dir>/broker.sqlite (no server needed)
+    public_url: str = "http://127.0.0.1:8000"  # base of links in emails and webhooks
+
+    # uploads
+    max_upload_bytes: int = 40 * MB          # one photo or painting
+    max_video_bytes: int = 200 * MB
+    max_pixels: int = 50_000_000             # photo/painting pixels (brushwork.image allows 100 MP)
+    max_video_seconds: float = 120.0
+    image_formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "TIFF", "BMP")
+    # outputs
+    max_output_side: int = 6000              # "print size": A3 at 300 dpi is 4961 x 3508
+    max_output_pixels: int = 36_000_000
+    max_best_side: int = 1024                # image iteration (minutes on a CPU; seconds on a GPU)
+    max_video_side: int = 1280
+    best_steps: int = 150
+    device: str = "auto"
+
+    # storage
+    quota_bytes: int = 5 * 1024 * MB         # the whole data directory
+    client_quota_bytes: int = 500 * MB       # what one client's unexpired jobs may hold
+    expire_days: float = 7.0                 # private jobs' files are deleted after this
+    gallery_expire_days: float = 90.0        # published ones after this
+
+    # queue
+    lease_s: float = 60.0                    # a running job whose worker has not been heard of for this
+    max_attempts: int = 3                    # long is re-queued, at most this many runs in all
+    sweep_every_s: float = 10.0
+    poll_interval_s: float = 0.2             # embedded broker polling
+
+    # clients
+    rate_submit: tuple[int, float] = (20, 60.0)    # jobs per client per window (s)
+    rate_requests: tuple[int, float] = (600, 60.0)  # any request per client per window
+    trust_forwarded: bool = False            # use X-Forwarded-For (behind your own proxy only)
+    cors_origins: tuple[str, ...] = ()       # off by default
+
+    # notifications
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    mail_from: str = "brushwork@localhost"
+    notify_retries: int = 5
+    notify_backoff_s: float = 30.0           # first retry after this, doubling
+    webhook_timeout_s: float = 10.0
+    webhook_allow_private: bool = False      # allow webhooks to loopback/private addresses
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'brushwork.sqlite'}"
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker.startswith(("sqla+", "filesystem:", "memory:"))
+
+    def replace(self, **changes) -> "ServiceConfig":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def prepare(self) -> "ServiceConfig":
+        """Create the data directory (private to this user)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.data_dir / "jobs").mkdir(exist_ok=True)
+        (self.data_dir / "tmp").mkdir(exist_ok=True)
+        return self
+
+    def secret(self) -> bytes:
+        """A per-installation secret (hashes client addresses), made once and kept in the data dir."""
+        path = self.data_dir / "secret.key"
+        try:
+            return bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError):
+            self.prepare()
+            key = secrets.token_bytes(32)
+            tmp = path.with_suffix(f".{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key.hex())
+            try:
+                os.link(tmp, path)          # first writer wins when two processes race
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+            return bytes.fromhex(path.read_text().strip())
+
+    # environment: BRUSHWORK_DATA_DIR, BRUSHWORK_DB, BRUSHWORK_BROKER, BRUSHWORK_<FIELD> ...
+    _ENV_ALIASES = {"db_url": "BRUSHWORK_DB", "broker_url": "BRUSHWORK_BROKER"}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "ServiceConfig":
+        env = dict(os.environ if env is None else env)
+        values: dict = {}
+        for f in dataclasses.fields(cls):
+            name = cls._ENV_ALIASES.get(f.name, f"BRUSHWORK_{f.name.upper()}")
+            if name in env:
+                values[f.name] = _parse(f, env[name])
+        cfg = cls(**values)
+        return cfg.replace(**overrides)
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that make `from_env` give back this config (for worker processes)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            name = self._ENV_ALIASES.get(f.name, f"BRUSHWORK_{f.name.upper()}")
+            if isinstance(value, tuple):
+                value = ",".join(str(v) for v in value)
+            out[name] = str(value)
+        return out
+
+
+def _parse(f: dataclasses.Field, text: str):
+    kind = str(f.type)
+    if "tuple[int, float]" in kind:
+        a, b = text.split(",")
+        return int(a), float(b)
+    if "tuple" in kind:
+        return tuple(s.strip() for s in text.split(",") if s.strip())
+    if kind.startswith("bool"):
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    if kind.startswith("int"):
+        return int(text)
+    if kind.startswith("float"):
+        return float(text)
+    if kind == "Path":
+        return Path(text)
+    return text

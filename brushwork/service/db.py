@@ -1,0 +1,158 @@
+"""Job state in SQL (SQLAlchemy 2): SQLite by default, PostgreSQL (or any SQLAlchemy URL) by
+configuration. The database, not the broker, is the truth about a job: the broker only carries
+"run job X" messages, and a worker claims a job here before running it (see `claim`), so a
+message delivered twice runs the job once.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint,
+                        create_engine, event, select, update)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64), index=True)   # keyed hash of the submitter's address
+    kind: Mapped[str] = mapped_column(String(16))                 # image | video
+    quality: Mapped[str] = mapped_column(String(16))              # fast | best
+    queue: Mapped[str] = mapped_column(String(16))                # fast | slow
+    params: Mapped[dict] = mapped_column(JSON)
+    files: Mapped[dict] = mapped_column(JSON, default=dict)       # role -> stored name in the job's folder
+
+    state: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(200), default="waiting for a worker")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preview: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # small PNG
+    preview_version: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str | None] = mapped_column(String(64), nullable=True)      # stored name
+    result_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    estimate_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stored_bytes: Mapped[int] = mapped_column(Integer, default=0)        # stored on disk for this job
+
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    updated_at: Mapped[float] = mapped_column(Float, default=time.time)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+    # queue bookkeeping
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the claim of the current run
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+    # notifications
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    notified: Mapped[dict] = mapped_column(JSON, default=dict)   # channel -> "sent" | "failed: why"
+
+    # gallery
+    public: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    published_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    title: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    __table_args__ = (UniqueConstraint("job_id", "client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class Database:
+    """An engine and a session factory. SQLite gets WAL and a busy timeout, so the web app and the
+    workers (separate processes) can write at the same time."""
+
+    def __init__(self, url: str):
+        self.url = url
+        kw: dict[str, Any] = {"future": True}
+        sqlite = url.startswith("sqlite")
+        if sqlite:
+            kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kw["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kw)
+        if sqlite:
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(conn, _record):  # noqa: ANN001
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        Base.metadata.create_all(self.engine)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.Session() as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def get(self, job_id: str) -> Job | None:
+        with self.Session() as s:
+            return s.get(Job, job_id)
+
+    def update(self, job_id: str, *, where: dict[str, Any] | None = None, **values: Any) -> bool:
+        """UPDATE one job (only if the columns in `where` hold those values); True if it matched."""
+        stmt = update(Job).where(Job.id == job_id)
+        for k, v in (where or {}).items():
+            stmt = stmt.where(getattr(Job, k) == v)
+        values.setdefault("updated_at", time.time())
+        with self.session() as s:
+            return s.execute(stmt.values(**values)).rowcount == 1
+
+    def claim(self, job_id: str, run_id: str, worker: str, lease_s: float, max_attempts: int) -> bool:
+        """Atomically take a job that is queued, or running under an expired lease (its worker
+        died). Two workers given the same job: one wins, the other gets False."""
+        now = time.time()
+        stmt = (update(Job).where(Job.id == job_id, Job.attempts < max_attempts, Job.cancel_requested.is_(False))
+                .where((Job.state == "queued") | ((Job.state == "running") & (Job.lease_until < now)))
+                .values(state="running", run_id=run_id, worker=worker[:200], attempts=Job.attempts + 1,
+                        lease_until=now + lease_s, started_at=now, updated_at=now, message="starting"))
+        with self.session() as s:
+            return s.execute(stmt).rowcount == 1
+
+    def stale(self, now: float | None = None) -> list[Job]:
+        """Running jobs whose lease ran out, and queued jobs whose message was never sent."""
+        now = time.time() if now is None else now
+        with self.Session() as s:
+            q = select(Job).where(((Job.state == "running") & (Job.lease_until < now))
+                                  | ((Job.state == "queued") & Job.dispatched.is_(False)))
+            return list(s.scalars(q))
+
+    def close(self) -> None:
+        self.engine.dispose()

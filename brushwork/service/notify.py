@@ -1,0 +1,153 @@
+"""Telling people a job finished: SMTP email and webhooks signed with HMAC-SHA256.
+
+A webhook is a POST of JSON with these headers:
+
+    X-Brushwork-Event:     job.done | job.failed
+    X-Brushwork-Timestamp: seconds since 1970
+    X-Brushwork-Signature: sha256=HEX(HMAC-SHA256(secret, f"{timestamp}.{body}"))
+
+where `secret` is the job's `webhook_secret` (returned once, when the job is submitted).
+`verify_signature` is the check a receiver makes. The payload has no token: the receiver
+holds the job's token from its submission and adds it to the links.
+
+Sending raises `Retry` for failures worth retrying (network errors, 5xx, 408, 429, SMTP
+trouble) and `Permanent` for the others; the Celery task (queue.py) retries with exponential
+backoff and records the outcome on the job.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+import time
+import urllib.error
+import urllib.request
+from email.message import EmailMessage
+from typing import Any
+
+from ..errors import InputError
+from .db import Job
+
+SIGNATURE_HEADER = "X-Brushwork-Signature"
+TIMESTAMP_HEADER = "X-Brushwork-Timestamp"
+EVENT_HEADER = "X-Brushwork-Event"
+
+
+class Retry(Exception):
+    pass
+
+
+class Permanent(Exception):
+    pass
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: float = 300.0,
+                     now: float | None = None) -> bool:
+    """True if `signature` is ours for this body and the timestamp is recent (no replays)."""
+    try:
+        age = abs((time.time() if now is None else now) - float(timestamp))
+    except (TypeError, ValueError):
+        return False
+    return age <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+
+
+def payload(job: Job, public_url: str) -> dict[str, Any]:
+    base = public_url.rstrip("/")
+    return {
+        "event": f"job.{job.state}", "id": job.id, "state": job.state, "kind": job.kind,
+        "error": job.error,
+        "result": ({"width": job.result_width, "height": job.result_height,
+                    "url": f"{base}/api/jobs/{job.id}/result"} if job.state == "done" and job.result else None),
+        "status_url": f"{base}/api/jobs/{job.id}", "page_url": f"{base}/jobs/{job.id}",
+        "note": "add ?token=YOUR_JOB_TOKEN (or an Authorization: Bearer header) to these links",
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect could point anywhere (SSRF): don't follow
+        return None
+
+
+def send_webhook(job: Job, public_url: str, timeout: float, allow_private: bool) -> int:
+    from .jobs import check_webhook_url
+    if not job.webhook_url or not job.webhook_secret:
+        raise Permanent("no webhook")
+    try:
+        check_webhook_url(job.webhook_url, allow_private, resolve=True)
+    except InputError as e:
+        raise Permanent(str(e)) from None
+    body = json.dumps(payload(job, public_url), sort_keys=True, separators=(",", ":")).encode()
+    ts = str(int(time.time()))
+    req = urllib.request.Request(job.webhook_url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "brushwork-webhook/1",
+        EVENT_HEADER: f"job.{job.state}", TIMESTAMP_HEADER: ts,
+        SIGNATURE_HEADER: sign(job.webhook_secret, ts, body)})
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        if e.code >= 500 or e.code in (408, 429):
+            raise Retry(f"HTTP {e.code}") from None
+        raise Permanent(f"HTTP {e.code}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        raise Retry(f"cannot reach the webhook ({getattr(e, 'reason', e)})") from None
+
+
+def send_email(job: Job, cfg) -> None:
+    if not cfg.smtp_host:
+        raise Permanent("no SMTP server configured (BRUSHWORK_SMTP_HOST)")
+    if not job.email:
+        raise Permanent("no email address")
+    link = (job.notified or {}).get("link") or f"{cfg.public_url.rstrip('/')}/jobs/{job.id}"
+    msg = EmailMessage()
+    msg["From"] = cfg.mail_from
+    msg["To"] = job.email
+    if job.state == "done":
+        msg["Subject"] = "Your brushwork painting is ready"
+        msg.set_content(f"Your picture is painted. See it and download it in full resolution:\n\n{link}\n\n"
+                        f"It is kept for {cfg.expire_days:g} days.\n")
+    else:
+        msg["Subject"] = "Your brushwork job did not finish"
+        msg.set_content(f"Sorry: the job stopped.\n\n{job.error or job.state}\n\n{link}\n")
+    try:
+        cls = smtplib.SMTP_SSL if cfg.smtp_ssl else smtplib.SMTP
+        with cls(cfg.smtp_host, cfg.smtp_port, timeout=30) as smtp:
+            if cfg.smtp_starttls and not cfg.smtp_ssl:
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.smtp_user:
+                smtp.login(cfg.smtp_user, cfg.smtp_password or "")
+            smtp.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as e:
+        raise Permanent(f"the address was refused ({e})") from None
+    except (smtplib.SMTPException, OSError) as e:
+        raise Retry(f"email not sent ({e})") from None
+
+
+def deliver(svc, job_id: str, channel: str) -> str:
+    """Send one notification now; raises Retry/Permanent. Records "sent" on the job."""
+    job = svc.db.get(job_id)
+    if job is None:
+        raise Permanent("the job no longer exists")
+    if channel == "webhook":
+        send_webhook(job, svc.cfg.public_url, svc.cfg.webhook_timeout_s, svc.cfg.webhook_allow_private)
+    elif channel == "email":
+        send_email(job, svc.cfg)
+    else:
+        raise Permanent(f"unknown channel {channel!r}")
+    record(svc, job_id, channel, "sent")
+    return "sent"
+
+
+def record(svc, job_id: str, channel: str, outcome: str) -> None:
+    with svc.db.session() as s:
+        job = s.get(Job, job_id)
+        if job is not None:
+            job.notified = {**(job.notified or {}), channel: outcome[:200]}

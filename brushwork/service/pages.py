@@ -1,0 +1,178 @@
+"""Server-rendered pages (Jinja2) with a little JavaScript (static/app.js):
+
+    /                   upload a photo or a clip, pick a style, submit (the HTML form, CSRF-protected)
+    /jobs/{id}?token=   the job: progress bar, the picture as it is painted, download, publish
+    /gallery            published pictures, with likes
+    /presets/{n}.jpg    preset thumbnails (painted once on a built-in photo, then kept)
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from .api import gallery_items, job_for, public_job, submit, svc_of
+from .jobs import links, status
+from .security import CSRF_FIELD, csrf_ok, csrf_token, request_token, set_csrf_cookie
+
+from pathlib import Path
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SIZES = (("original", "as the photo"), ("1024", "1024 px (screen)"), ("2048", "2048 px"),
+         ("4096", "4096 px (print, A4)"), ("6000", "6000 px (print, A3)"))
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    token = csrf_token(request)
+    cfg = svc_of(request).cfg
+    response = templates.TemplateResponse(request, name, {"csrf": token, "csrf_field": CSRF_FIELD, "cfg": cfg,
+                                                          **context}, status_code=status_code)
+    set_csrf_cookie(response, token, secure=cfg.public_url.startswith("https"))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, code: int, detail: str) -> HTMLResponse:
+    titles = {400: "That did not work", 401: "This page needs its link", 404: "Not found", 409: "Not yet",
+              410: "Gone", 413: "Too large", 415: "That did not work", 422: "That did not work",
+              429: "Slow down", 507: "Storage full"}
+    return _page(request, "error.html", {"title": titles.get(code, "That did not work"), "detail": detail,
+                                         "code": code}, status_code=code)
+
+
+def _index_context(request: Request, error: str | None = None) -> dict[str, Any]:
+    from ..feedforward import presets
+    svc = svc_of(request)
+    return {"presets": presets(), "sizes": SIZES, "error": error,
+            "recent": gallery_items(svc, "new", 8, 0), "max_mb": svc.cfg.max_upload_bytes // (1024 * 1024),
+            "max_video_mb": svc.cfg.max_video_bytes // (1024 * 1024)}
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    return _page(request, "index.html", _index_context(request))
+
+
+def _is_video(upload: UploadFile) -> bool:
+    """Decide by content: whatever Pillow cannot open is tried as a video."""
+    from PIL import Image, UnidentifiedImageError
+    f = upload.file
+    pos = f.tell()
+    try:
+        with Image.open(f):
+            return False
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return bool((upload.content_type or "").startswith("video/")) or _looks_like_video(f)
+    finally:
+        f.seek(pos)
+
+
+def _looks_like_video(f) -> bool:
+    f.seek(0)
+    head = f.read(64)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat") or head[:4] in (b"\x1aE\xdf\xa3", b"RIFF", b"GIF8")
+
+
+@router.post("/submit")
+def submit_form(request: Request, photo: UploadFile | None = File(None), style: UploadFile | None = File(None),
+                preset: str | None = Form(None), quality: str | None = Form(None),
+                strength: str | None = Form(None), keep_colors: str | None = Form(None),
+                size: str | None = Form(None), email: str | None = Form(None), webhook: str | None = Form(None),
+                csrf: str | None = Form(None)) -> Response:
+    if not csrf_ok(request, csrf):
+        return error_page(request, 400, "the form expired or came from another site; reload the page and try again")
+    if preset == "own":
+        preset = None
+    elif preset:
+        style = None            # a preset was picked: a painting chosen earlier is not used
+    kind = "video" if photo is not None and photo.filename and _is_video(photo) else "image"
+    cfg = svc_of(request).cfg
+    if kind == "video" and size and size.isdigit() and int(size) > cfg.max_video_side:
+        size = str(cfg.max_video_side)      # the form offers print sizes; clips have their own limit
+    fields = dict(preset=preset, quality="fast" if kind == "video" else quality, strength=strength,
+                  keep_colors=keep_colors or "false", size=size, email=email, webhook=webhook)
+    try:
+        job, token, secret = submit(request, fields, photo, style, kind)
+    except HTTPException as e:
+        return _page(request, "index.html", _index_context(request, e.detail), status_code=e.status_code)
+    url = links(job.id, token).page + ("&new=1" if not secret else "&new=1&ws=1")
+    response = RedirectResponse(url, status_code=303)
+    if secret:   # shown once on the job page, never stored in a link
+        response.set_cookie(f"bw_ws_{job.id}", secret, httponly=True, samesite="strict", max_age=600,
+                            path=f"/jobs/{job.id}")
+    return response
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: str) -> HTMLResponse:
+    job = job_for(request, job_id)
+    token = request_token(request)
+    info = status(job, token)
+    secret = request.cookies.get(f"bw_ws_{job.id}") if request.query_params.get("ws") else None
+    return _page(request, "job.html", {"job": job, "info": info, "token": token, "webhook_secret": secret,
+                                       "params": job.params or {}})
+
+
+@router.get("/gallery", response_class=HTMLResponse)
+def gallery_page(request: Request, sort: str = "new") -> HTMLResponse:
+    sort = sort if sort in ("new", "top") else "new"
+    return _page(request, "gallery.html", {"items": gallery_items(svc_of(request), sort, 60, 0), "sort": sort})
+
+
+@router.get("/gallery/{job_id}/image")
+def gallery_image(request: Request, job_id: str) -> FileResponse:
+    job = public_job(request, job_id)
+    path = svc_of(request).storage.path(job.id, job.result or "result.png")
+    if not path.exists():
+        raise HTTPException(410, "this picture has expired")
+    return FileResponse(path, media_type="image/png", filename=f"brushwork-{job.id}.png",
+                        content_disposition_type="inline")
+
+
+@router.get("/gallery/{job_id}/thumb")
+def gallery_thumb(request: Request, job_id: str) -> FileResponse:
+    job = public_job(request, job_id)
+    path = svc_of(request).storage.path(job.id, "thumb.jpg")
+    if not path.exists():
+        raise HTTPException(410, "this picture has expired")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+
+
+_thumb_locks: dict[int, threading.Lock] = {i: threading.Lock() for i in range(64)}
+
+
+@router.get("/presets/{index}.jpg")
+async def preset_thumb(request: Request, index: int) -> FileResponse:
+    from ..feedforward import NUM_PRESETS
+    if not 0 <= index < NUM_PRESETS:
+        raise HTTPException(404, f"there is no preset {index}: they are 0 to {NUM_PRESETS - 1}")
+    path = svc_of(request).storage.thumbs / f"preset_{index}.jpg"
+    if not path.exists():
+        await run_in_threadpool(_paint_thumb, index, path)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=604800"})
+
+
+def _paint_thumb(index: int, path: Path, side: int = 192) -> None:
+    with _thumb_locks[index]:
+        if path.exists():
+            return
+        import numpy as np
+        from PIL import Image
+        from skimage import data
+
+        import brushwork
+        photo = data.chelsea()                  # scikit-image's cat: shipped, public domain
+        h, w = photo.shape[:2]
+        s = min(h, w)
+        crop = photo[(h - s) // 2:(h + s) // 2, (w - s) // 2 + 20:(w + s) // 2 + 20]
+        img = Image.fromarray(crop).resize((side, side), Image.Resampling.LANCZOS)
+        out = brushwork.apply(np.asarray(img), preset=index)
+        a = (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+        tmp = path.with_name(f".{path.name}.tmp")
+        Image.fromarray(a).save(tmp, "JPEG", quality=88)
+        tmp.replace(path)

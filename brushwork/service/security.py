@@ -1,0 +1,230 @@
+"""Tokens, client identity, rate limits, CSRF, request size limits and security headers.
+
+- A job's id is 96 random bits; its token another 192. The database keeps only the token's
+  SHA-256, so a leaked database does not give access to anyone's pictures. Every job URL needs
+  the token (`Authorization: Bearer TOKEN` or `?token=`); a wrong token is answered exactly
+  like a missing job (404), so ids cannot be probed.
+- Clients are told apart by their address (X-Forwarded-For only with `trust_forwarded`),
+  stored as a keyed hash: rate limits, quotas and likes use it.
+- The REST API takes no cookies, so a forged cross-site request has no authority to ride on;
+  its state-changing JSON endpoints need `Content-Type: application/json`, which a cross-site
+  form cannot send. The HTML form carries a double-submit CSRF token.
+- `BodyLimit` refuses a request by its Content-Length before reading it, and stops reading a
+  body without one as soon as it passes the limit.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import deque
+
+from starlette.requests import Request
+
+CSRF_COOKIE = "bw_csrf"
+CSRF_FIELD = "csrf"
+
+
+def new_job_id() -> str:
+    return secrets.token_urlsafe(12)          # 16 characters, 96 bits
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)          # 32 characters, 192 bits
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str | None, token_hash: str) -> bool:
+    if not token or len(token) > 100:
+        return False
+    return hmac.compare_digest(hash_token(token), token_hash)
+
+
+def request_token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.query_params.get("token")
+
+
+def client_address(request: Request, trust_forwarded: bool = False) -> str:
+    if trust_forwarded:
+        fwd = request.headers.get("x-forwarded-for")
+        if fwd:
+            return fwd.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+def client_key(request: Request, secret: bytes, trust_forwarded: bool = False) -> str:
+    """A stable, keyed hash of the client's address (the address itself is never stored)."""
+    addr = client_address(request, trust_forwarded)
+    return hmac.new(secret, addr.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class RateLimiter:
+    """Sliding-window limits per (client, bucket), in memory (per web process)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+        self._last_prune = time.monotonic()
+
+    def hit(self, key: str, bucket: str, limit: int, window: float) -> float:
+        """Count one request; 0 if allowed, else the seconds until the next one would be."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_prune > 60:
+                self._prune(now, window)
+            q = self._hits.setdefault((key, bucket), deque())
+            while q and q[0] <= now - window:
+                q.popleft()
+            if len(q) >= limit:
+                return max(0.1, q[0] + window - now)
+            q.append(now)
+            return 0.0
+
+    def _prune(self, now: float, window: float) -> None:
+        self._last_prune = now
+        for k in [k for k, q in self._hits.items() if not q or q[-1] <= now - max(window, 3600)]:
+            del self._hits[k]
+
+
+# --- CSRF (double submit: a cookie and the same value in the form) --------------------------------
+
+def csrf_token(request: Request) -> str:
+    token = request.cookies.get(CSRF_COOKIE)
+    if token and 20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum():
+        return token
+    return secrets.token_urlsafe(24)
+
+
+def csrf_ok(request: Request, submitted: str | None) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    return bool(cookie and submitted) and hmac.compare_digest(cookie, submitted)
+
+
+def set_csrf_cookie(response, token: str, secure: bool = False) -> None:
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=86400)
+
+
+# --- ASGI middleware ---------------------------------------------------------------------------
+
+def _json_response(status: int, detail: str, html: bool = False):
+    """A complete response sent by middleware: JSON, or a small page for a browser's form."""
+    if html:
+        import html as h
+        body = (f'<!doctype html><meta charset="utf-8"><title>Too large</title><link rel="stylesheet" '
+                f'href="/static/style.css"><main><section class="card narrow"><h1>That did not work</h1>'
+                f'<p class="error-text">{h.escape(detail)}</p><p><a class="button" href="/">Back</a></p>'
+                f'</section></main>').encode()
+        ctype = b"text/html; charset=utf-8"
+    else:
+        body, ctype = json.dumps({"detail": detail}).encode(), b"application/json"
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
+                         (b"connection", b"close")]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit (per path prefix), early and without storing them."""
+
+    def __init__(self, app, limits: dict[str, int], default: int):
+        self.app, self.limits, self.default = app, limits, default
+
+    def limit_for(self, path: str) -> int:
+        best = ""
+        for prefix in self.limits:
+            if path.startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        return self.limits[best] if best else self.default
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        limit = self.limit_for(scope["path"])
+        message = f"upload too large: the limit is {limit / 1024 / 1024:.0f} MB"
+        html = not scope["path"].startswith("/api") and any(
+            k == b"accept" and b"text/html" in v for k, v in scope.get("headers", ()))
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+                if length < 0 or length > limit:
+                    start, body = _json_response(413 if length > limit else 400,
+                                                 message if length > limit else "bad Content-Length header", html)
+                    await send(start)
+                    await send(body)
+                    return
+        seen = 0
+        started = refused = False
+
+        async def limited_receive():
+            # Past the limit: answer 413 at once and tell the app the client has gone, so it
+            # stops reading (an exception here would be turned into a 400 by the form parser).
+            nonlocal seen, started, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    if not started:
+                        started = True
+                        start, body = _json_response(413, message, html)
+                        await send(start)
+                        await send(body)
+                    return {"type": "http.disconnect"}
+            return msg
+
+        async def tracking_send(msg):
+            nonlocal started
+            if refused:
+                return              # the 413 has been sent; whatever the app says after is dropped
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+class SecurityHeaders:
+    """No referrer (job links carry tokens), no framing, no sniffing, a same-origin CSP."""
+
+    HEADERS = [
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"content-security-policy",
+         b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
+         b"script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    ]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(msg):
+            if msg["type"] == "http.response.start":
+                names = {k.lower() for k, _ in msg.get("headers", ())}
+                msg = dict(msg)
+                msg["headers"] = list(msg.get("headers", ())) + [h for h in self.HEADERS if h[0] not in names]
+            await send(msg)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,144 @@
+"""The web service end to end in-process: REST API and pages over the real embedded queue
+(kombu's SQLAlchemy transport on SQLite, a Celery worker in a thread)."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from brushwork.service.app import create_app
+from service_util import config, png_bytes, submit, wait_state, worker
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    app = create_app(config(tmp_path_factory.mktemp("service")), sweeper=False)
+    yield app
+    app.state.service.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def running(app):
+    """A worker on the module's app (started once: stopping a worker takes seconds)."""
+    with worker(app.state.service):
+        yield
+
+
+def test_fast_job_through_the_queue(app, client, running):
+    r = submit(client, png_bytes(96, 64), preset="7", size="64", strength="0.8", keep_colors="true")
+    assert r.status_code == 202, r.text
+    body = r.json()
+    job_id, token = body["id"], body["token"]
+    assert body["state"] == "queued" and body["output"] == [64, 43]
+    assert len(job_id) >= 16 and len(token) >= 32 and token not in json.dumps(
+        {c.name: str(getattr(app.state.service.db.get(job_id), c.name)) for c in
+         app.state.service.db.get(job_id).__table__.columns})   # only the token's hash is stored
+    assert app.state.service.db.get(job_id).queue == "fast"
+    s = wait_state(client, job_id, token)
+    assert s["state"] == "done", s
+    assert s["progress"] == 1.0 and s["result"]["width"] == 64 and s["result"]["height"] == 43
+    res = client.get(s["result"]["url"])
+    assert res.status_code == 200 and res.headers["content-type"] == "image/png"
+    assert "attachment" in res.headers["content-disposition"]
+    assert Image.open(io.BytesIO(res.content)).size == (64, 43)
+    pv = client.get(f"/api/jobs/{job_id}/preview", headers={"Authorization": f"Bearer {token}"})
+    assert pv.status_code == 200 and pv.content.startswith(b"\x89PNG")
+    # the event stream of a finished job: one status event, then the end
+    with client.stream("GET", f"/api/jobs/{job_id}/events", params={"token": token}) as ev:
+        assert ev.headers["content-type"].startswith("text/event-stream")
+        text = "".join(ev.iter_text())
+    assert "event: status" in text and "event: end" in text and '"state": "done"' in text
+
+
+def test_publish_gallery_and_one_like_per_client(app, client, running):
+    job = submit(client).json()
+    auth = {"Authorization": f"Bearer {job['token']}"}
+    wait_state(client, job["id"], job["token"])
+    assert client.post(f"/api/gallery/{job['id']}/like", json={}).status_code == 404   # private
+    r = client.post(f"/api/jobs/{job['id']}/publish", json={"title": "my cat"}, headers=auth)
+    assert r.status_code == 200 and r.json()["public"] is True
+    items = client.get("/api/gallery").json()
+    assert items[0]["id"] == job["id"] and items[0]["title"] == "my cat"
+    assert client.get(items[0]["thumbnail_url"]).headers["content-type"] == "image/jpeg"
+    assert client.get(items[0]["image_url"]).status_code == 200       # public: no token needed
+    r = client.post(f"/api/gallery/{job['id']}/like", json={})
+    assert r.status_code == 200 and r.json()["likes"] == 1
+    r = client.post(f"/api/gallery/{job['id']}/like", json={})
+    assert r.status_code == 409 and r.json()["likes"] == 1
+    assert client.post(f"/api/gallery/{job['id']}/like", content=b"{}").status_code == 415  # not JSON: CSRF
+    assert client.get("/api/gallery", params={"sort": "top"}).json()[0]["likes"] == 1
+    assert client.post(f"/api/jobs/{job['id']}/publish", json={"public": False}, headers=auth).json()["public"] is False
+    assert job["id"] not in [i["id"] for i in client.get("/api/gallery").json()]
+    assert client.get(items[0]["image_url"]).status_code == 404
+
+
+def test_presets_and_openapi(client):
+    presets = client.get("/api/presets").json()
+    assert len(presets) == 26 and presets[7]["index"] == 7
+    doc = client.get("/api/openapi.json").json()
+    paths = doc["paths"]
+    for path in ("/api/jobs", "/api/videos", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events",
+                 "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/publish",
+                 "/api/presets", "/api/gallery", "/api/gallery/{job_id}/like"):
+        assert path in paths, path
+    assert "/submit" not in paths
+
+
+def test_pages(app, client):
+    r = client.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert 'name="csrf"' in r.text and "bw_csrf" in r.headers["set-cookie"] and "/presets/7.jpg" in r.text
+    assert r.headers["referrer-policy"] == "no-referrer" and "frame-ancestors 'none'" in r.headers[
+        "content-security-policy"]
+    thumb = client.get("/presets/3.jpg")
+    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (192, 192)
+    assert client.get("/presets/26.jpg").status_code == 404
+    csrf = client.cookies.get("bw_csrf")
+    files = {"photo": ("me.png", png_bytes(80, 60), "image/png")}
+    # the form without its CSRF token is refused, and nothing is stored
+    r = client.post("/submit", files=files, data={"preset": "7", "size": "1024"}, headers={"accept": "text/html"})
+    assert r.status_code == 400 and "form expired" in r.text
+    # a bad field shows the form again with the reason
+    r = client.post("/submit", files=files, data={"preset": "99", "csrf": csrf}, headers={"accept": "text/html"})
+    assert r.status_code == 422 and "preset 99 does not exist" in r.text and 'name="csrf"' in r.text
+    r = client.post("/submit", files=files, data={"preset": "7", "size": "original", "csrf": csrf},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+    page = client.get(r.headers["location"])
+    assert page.status_code == 200 and 'id="bar"' in page.text and "data-events=" in page.text
+    assert "80×60 px" in page.text
+    assert client.get("/jobs/nothere00000000?token=abc", headers={"accept": "text/html"}).status_code == 404
+    assert "Gallery" in client.get("/gallery").text
+
+
+def test_import_brushwork_stays_light():
+    code = ("import sys, brushwork; bad = [m for m in ('fastapi', 'celery', 'sqlalchemy', 'starlette') "
+            "if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_video_job(client, running, tmp_path):
+    from video_synth import shifted, write_clip
+    clip = write_clip(tmp_path / "clip.mp4", shifted(6, (48, 64)))
+    r = client.post("/api/videos", files={"video": ("clip.mp4", clip.read_bytes(), "video/mp4")},
+                    data={"preset": "7"})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "video" and job["estimate_s"] > 0 and job["output"] == [64, 48]
+    s = wait_state(client, job["id"], job["token"], timeout=120)
+    assert s["state"] == "done", s
+    assert s["result"]["media_type"] == "video/mp4" and (s["result"]["width"], s["result"]["height"]) == (64, 48)
+    res = client.get(s["result"]["url"])
+    assert res.status_code == 200 and res.headers["content-type"] == "video/mp4" and len(res.content) > 500

@@ -1,0 +1,209 @@
+"""Bad input to the web service: every case is a 4xx with a one-line JSON reason, and nothing is
+stored (no job, no file left behind)."""
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import zlib
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brushwork.service.app import create_app
+from brushwork.service.config import MB
+from service_util import config, live_server, png_bytes, submit
+
+
+def png_header_only(w: int, h: int) -> bytes:
+    """A PNG that claims w x h pixels (a decompression bomb's header) with almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    app = create_app(config(tmp_path_factory.mktemp("bad"), max_upload_bytes=1 * MB, webhook_allow_private=False,
+                            rate_submit=(1000, 60.0)),
+                     sweeper=False)
+    yield app
+    app.state.service.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+def stored(app) -> tuple[int, list]:
+    from sqlalchemy import func, select as sql_select
+
+    from brushwork.service.db import Job
+    svc = app.state.service
+    with svc.db.Session() as s:
+        n = s.scalar(sql_select(func.count()).select_from(Job))
+    return n, sorted(p.name for p in svc.storage.tmp.iterdir())
+
+
+def photo(data: bytes, name: str = "photo.png", ctype: str = "image/png") -> dict:
+    return {"photo": (name, data, ctype)}
+
+
+def reason(r, status: int) -> str:
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert set(body) == {"detail"} and isinstance(body["detail"], str) and "\n" not in body["detail"]
+    assert "Traceback" not in r.text
+    return body["detail"]
+
+
+def test_bad_files_are_refused_and_nothing_is_stored(app, client):
+    before = stored(app)
+    good = png_bytes(64, 48)
+    cases = [
+        (photo(b"hello, I am text", "photo.jpg", "image/jpeg"), "not an image"),
+        (photo(good[: len(good) // 2]), "corrupt or truncated"),
+        (photo(png_header_only(50_000, 50_000)), "decompression bomb (2500 MP, the limit is 50 MP)"),
+        (photo(png_header_only(9000, 9000)), "9000x9000 px (81 MP); the limit is 50 MP"),
+        (photo(png_bytes(64, 48, fmt="GIF"), "a.gif", "image/gif"), "GIF file"),
+        (photo(png_bytes(8, 8)), "at least 16 px"),
+        (photo(b"\0" * (1 * MB + 10)), "too large"),
+        ({**photo(good), "style": ("s.png", b"not a painting", "image/png")}, "the painting is not an image"),
+    ]
+    for files, expected in cases:
+        data = {"size": "64"} if "style" in files else {"preset": "7", "size": "64"}
+        assert expected in reason(client.post("/api/jobs", files=files, data=data), 422 if "large" not in expected
+                                  else 413)
+    assert "field required" in reason(client.post("/api/jobs", data={"preset": "7"}), 422).lower()
+    assert "clip cannot be used" in reason(client.post("/api/videos", files={"video": ("v.mp4", good, "video/mp4")},
+                                                       data={"preset": "7"}), 422)
+    assert stored(app) == before
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"preset": "99"}, "preset 99 does not exist"),
+    ({"preset": "seven"}, "not a preset number"),
+    ({"preset": "3:0.5,12:-1"}, "must be zero or positive"),
+    ({"preset": ""}, "choose a preset or upload a painting"),
+    ({"strength": "-0.5"}, "strength -0.5 must be between 0"),
+    ({"strength": "nan"}, "finite"),
+    ({"strength": "lots"}, "not a number"),
+    ({"size": "99999"}, "size 99999 must be between 16 and 6000"),
+    ({"size": "12.5"}, "not a whole number"),
+    ({"quality": "ultra"}, "quality 'ultra' is not one of"),
+    ({"quality": "best"}, "image iteration"),
+    ({"keep_colors": "maybe"}, "keep_colors"),
+    ({"email": "not-an-address"}, "not an email address"),
+    ({"email": "a@b.com\r\nBcc: x@y.com"}, "not an email address"),
+    ({"webhook": "ftp://example.com/x"}, "http:// or https://"),
+    ({"webhook": "http://127.0.0.1:9/hook"}, "private network"),
+    ({"webhook": "http://user:pw@example.com/"}, "user name or password"),
+])
+def test_bad_fields(app, client, fields, expected):
+    before = stored(app)
+    assert expected in reason(submit(client, **fields), 422)
+    assert stored(app) == before
+
+
+def test_preset_and_painting_together(client):
+    files = {"photo": ("p.png", png_bytes(), "image/png"), "style": ("s.png", png_bytes(seed=1), "image/png")}
+    assert "not both" in reason(client.post("/api/jobs", files=files, data={"preset": "3"}), 422)
+
+
+def test_bad_json_and_ids(client):
+    job = submit(client).json()
+    auth = {"Authorization": f"Bearer {job['token']}"}
+    url = f"/api/jobs/{job['id']}"
+    assert "malformed JSON" in reason(client.post(f"{url}/cancel", content=b"{not json",
+                                                  headers={**auth, "content-type": "application/json"}), 400)
+    assert "must be an object" in reason(client.post(f"{url}/publish", json=[1], headers=auth), 400)
+    assert "public" in reason(client.post(f"{url}/publish", json={"public": "maybe"}, headers=auth), 422)
+    assert "Content-Type: application/json" in reason(client.post(f"{url}/cancel", content=b"x", headers=auth), 415)
+    assert "only a finished job" in reason(client.post(f"{url}/publish", json={}, headers=auth), 409)
+    for bad in ("nothere0000000000", "x" * 300, "..%2F..%2Fsecret.key", "%00"):
+        r = client.get(f"/api/jobs/{bad}", params={"token": job["token"]})
+        assert r.status_code == 404 and "detail" in r.json()
+    assert reason(client.get("/api/gallery", params={"limit": "-1"}), 422)
+    assert reason(client.get(f"{url}/result"), 401)
+
+
+def test_no_stack_traces(tmp_path, monkeypatch):
+    import brushwork.service.api as api
+    app = create_app(config(tmp_path), sweeper=False)
+
+    def boom(*a, **k):
+        raise RuntimeError("secret internals at /srv/brushwork/x.py")
+    monkeypatch.setattr(api, "check_image", boom)
+    client = TestClient(app, raise_server_exceptions=False)
+    r = submit(client)
+    assert r.status_code == 500
+    assert "internal error (reference" in r.json()["detail"]
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert list(app.state.service.storage.tmp.iterdir()) == []
+    app.state.service.close()
+
+
+def test_rate_limit_and_quotas(tmp_path):
+    app = create_app(config(tmp_path, rate_submit=(2, 60.0)), sweeper=False)
+    c = TestClient(app)
+    assert submit(c).status_code == 202 and submit(c).status_code == 202
+    r = submit(c)
+    assert "too many requests" in reason(r, 429) and int(r.headers["retry-after"]) >= 1
+    app.state.service.close()
+
+    app = create_app(config(tmp_path / "b", client_quota_bytes=1), sweeper=False)
+    c = TestClient(app)
+    assert submit(c).status_code == 202
+    assert "quota" in reason(submit(c), 429)
+    app.state.service.close()
+
+    app = create_app(config(tmp_path / "c", quota_bytes=1), sweeper=False)
+    assert "storage is full" in reason(submit(TestClient(app)), 507)
+    app.state.service.close()
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    sock.settimeout(5)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return data
+
+
+def test_huge_uploads_stop_early(app):
+    """A 2 GB upload is refused by its Content-Length before any of it is read; one without a
+    length is cut off as soon as it passes the limit (3 MB here: photo + painting + slack)."""
+    head = b"--b\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    with live_server(app) as (_url, port):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                      b"Content-Length: 2147483648\r\n\r\n" + head)
+            resp = _read_response(s)
+        assert resp.startswith(b"HTTP/1.1 413") and b"upload too large" in resp
+
+        sent, chunk = 0, b"\0" * 65536
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(head):x}\r\n".encode() + head + b"\r\n")
+            resp = b""
+            try:
+                while sent < 2 * 1024 * MB:
+                    s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    sent += len(chunk)
+                    if select.select([s], [], [], 0)[0]:
+                        break
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            resp = _read_response(s)
+        assert resp.startswith(b"HTTP/1.1 413"), resp[:200]
+        assert sent < 32 * MB          # stopped near the 3 MB limit (socket buffers hold a few MB more)
+    assert list(app.state.service.storage.tmp.iterdir()) == []

@@ -1,0 +1,91 @@
+"""Jobs without a worker running all along: tokens, cancelling, and a server restart (each test
+starts its own in-process worker where it needs one: Celery's worker state is per process)."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brushwork.service.app import create_app
+from service_util import config, submit, wait_state, worker
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app(config(tmp_path), sweeper=False)
+    with TestClient(app) as c:
+        yield c
+    app.state.service.close()
+
+
+def test_tokens_are_enforced(client):
+    a = submit(client).json()
+    b = submit(client).json()
+    assert client.get(f"/api/jobs/{a['id']}").status_code == 401
+    for url, token in ((f"/api/jobs/{a['id']}", "x" * 32), (f"/api/jobs/{a['id']}", b["token"]),
+                       (f"/api/jobs/{a['id']}/result", b["token"]), (f"/api/jobs/{a['id']}/preview", b["token"]),
+                       ("/api/jobs/doesnotexist0000", a["token"]), (f"/jobs/{a['id']}", b["token"])):
+        r = client.get(url, params={"token": token})
+        assert r.status_code == 404, url
+        assert r.json() == {"detail": "no job with this id and token"}
+    r = client.post(f"/api/jobs/{a['id']}/cancel", json={}, headers={"Authorization": f"Bearer {b['token']}"})
+    assert r.status_code == 404
+    # the right token, but not done yet
+    r = client.get(f"/api/jobs/{a['id']}/result", params={"token": a["token"]})
+    assert r.status_code == 409 and "the job is queued" in r.json()["detail"]
+
+
+def test_restart_loses_no_job(tmp_path):
+    cfg = config(tmp_path)
+    first = create_app(cfg, sweeper=False)
+    with TestClient(first) as c:
+        job = submit(c).json()
+    first.state.service.close()
+    second = create_app(config(tmp_path), sweeper=False)   # a new server on the same data dir
+    try:
+        with TestClient(second) as c:
+            s = c.get(f"/api/jobs/{job['id']}", params={"token": job["token"]}).json()
+            assert s["state"] == "queued"
+            with worker(second.state.service):               # the broker kept the message too
+                s = wait_state(c, job["id"], job["token"])
+            assert s["state"] == "done"
+    finally:
+        second.state.service.close()
+
+
+def test_cancel_a_queued_job(tmp_path):
+    app = create_app(config(tmp_path), sweeper=False)
+    client = TestClient(app)
+    job = submit(client).json()
+    r = client.post(f"/api/jobs/{job['id']}/cancel", json={}, headers={"Authorization": f"Bearer {job['token']}"})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    with worker(app.state.service):
+        other = submit(client).json()
+        assert wait_state(client, other["id"], other["token"])["state"] == "done"
+    s = client.get(f"/api/jobs/{job['id']}", params={"token": job["token"]}).json()
+    assert s["state"] == "cancelled" and s["attempts"] == 0     # the worker skipped it
+    r = client.post(f"/api/jobs/{job['id']}/cancel", json={}, headers={"Authorization": f"Bearer {job['token']}"})
+    assert r.status_code == 409
+    app.state.service.close()
+
+
+def test_expired_files_are_deleted(tmp_path):
+    import time
+
+    from brushwork.service.jobs import sweep
+    app = create_app(config(tmp_path), sweeper=False)
+    svc = app.state.service
+    c = TestClient(app)
+    job = submit(c).json()
+    svc.storage.path(job["id"], "result.png").write_bytes(b"png")
+    svc.db.update(job["id"], state="done", result="result.png", expires_at=time.time() - 1)
+    assert sweep(svc)["expired"] == 1
+    assert not svc.storage.job_dir(job["id"]).exists()
+    r = c.get(f"/api/jobs/{job['id']}/result", params={"token": job["token"]})
+    assert r.status_code == 410 and "expired" in r.json()["detail"]
+    svc.close()
+
+
+def test_worker_command_refuses_unknown_queues(tmp_path, capsys):
+    from brushwork.cli import main
+    assert main(["worker", "--queues", "fast,bogus", "--data-dir", str(tmp_path)]) == 2
+    assert "unknown queue 'bogus'" in capsys.readouterr().err

@@ -1,0 +1,142 @@
+"""Notifications: signed webhooks (retried with backoff) to a local HTTP server, and email to a
+local SMTP server (aiosmtpd), through the real queue."""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brushwork.errors import InputError
+from brushwork.service.app import create_app
+from brushwork.service.jobs import check_webhook_url
+from brushwork.service.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
+from service_util import config, free_port, submit, wait_for, wait_state, worker
+
+
+class Hook:
+    """A local webhook receiver answering with the given status codes in turn (then 200)."""
+
+    def __init__(self, statuses: list[int]):
+        self.statuses, self.calls = list(statuses), []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.calls.append((time.monotonic(), dict(self.headers), body))
+                code = hook.statuses.pop(0) if hook.statuses else 200
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf8", "replace")))
+            return "250 OK"
+
+    inbox = Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    yield inbox, ctl.port
+    ctl.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, smtp):
+    cfg = config(tmp_path_factory.mktemp("notify"), smtp_host="127.0.0.1", smtp_port=smtp[1], notify_retries=3,
+                 notify_backoff_s=0.3, public_url="https://paint.example")
+    app = create_app(cfg, sweeper=False)
+    with TestClient(app) as client, worker(app.state.service):
+        yield app, client
+    app.state.service.close()
+
+
+def test_webhook_is_signed_and_retried_with_backoff(served):
+    app, client = served
+    hook = Hook([500, 503])
+    try:
+        job = submit(client, webhook=hook.url).json()
+        secret = job["webhook_secret"]
+        wait_state(client, job["id"], job["token"])
+        wait_for(lambda: len(hook.calls) >= 3, 30)
+        time.sleep(0.3)
+        assert len(hook.calls) == 3
+        (t1, _, _), (t2, _, _), (t3, headers, body) = hook.calls
+        assert t2 - t1 >= 0.25 and t3 - t2 >= 0.55          # 0.3 s, then 0.6 s: backoff doubles
+        assert verify_signature(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+        assert not verify_signature(secret, headers[TIMESTAMP_HEADER], body + b" ", headers[SIGNATURE_HEADER])
+        assert not verify_signature("another secret", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+        payload = json.loads(body)
+        assert payload["id"] == job["id"] and payload["state"] == "done" and payload["event"] == "job.done"
+        assert payload["result"]["url"] == f"https://paint.example/api/jobs/{job['id']}/result"
+        assert job["token"] not in body.decode()
+        status = wait_for(lambda: (s := client.get(f"/api/jobs/{job['id']}", params={"token": job["token"]}).json())
+                          ["notifications"].get("webhook") == "sent" and s)
+        assert status["notifications"] == {"webhook": "sent"}
+    finally:
+        hook.close()
+
+
+def test_webhook_client_errors_are_not_retried(served):
+    app, client = served
+    hook = Hook([400])
+    try:
+        job = submit(client, webhook=hook.url).json()
+        wait_state(client, job["id"], job["token"])
+        s = wait_for(lambda: (s := client.get(f"/api/jobs/{job['id']}", params={"token": job["token"]}).json())
+                     ["notifications"].get("webhook", "").startswith("failed") and s)
+        assert s["notifications"]["webhook"] == "failed: HTTP 400"
+        time.sleep(0.5)
+        assert len(hook.calls) == 1
+    finally:
+        hook.close()
+
+
+def test_email_when_done(served, smtp):
+    app, client = served
+    inbox, _port = smtp
+    job = submit(client, email="painter@example.com").json()
+    wait_state(client, job["id"], job["token"])
+    wait_for(lambda: inbox.messages, 30)
+    rcpt, text = inbox.messages[-1]
+    msg = email.message_from_string(text, policy=email.policy.default)
+    assert rcpt == ["painter@example.com"] and msg["To"] == "painter@example.com"
+    assert msg["Subject"] == "Your brushwork painting is ready"
+    assert f"https://paint.example/jobs/{job['id']}?token={job['token']}" in msg.get_content()
+
+
+def test_signature_and_targets():
+    body, ts = b'{"a":1}', str(int(time.time()))
+    sig = sign("s3cret", ts, body)
+    assert sig.startswith("sha256=") and verify_signature("s3cret", ts, body, sig)
+    assert not verify_signature("s3cret", str(int(time.time()) - 3600), body, sign("s3cret", str(int(time.time()) - 3600), body))
+    assert not verify_signature("s3cret", "soon", body, sig)
+    for url in ("http://localhost/x", "http://127.0.0.1/x", "http://[::1]/x", "http://10.0.0.5/x",
+                "http://169.254.169.254/latest/meta-data", "http://192.168.1.1/"):
+        with pytest.raises(InputError, match="private network"):
+            check_webhook_url(url, allow_private=False, resolve=True)
+    check_webhook_url("http://127.0.0.1:9/x", allow_private=True)     # what the tests above rely on

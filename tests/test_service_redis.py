@@ -1,0 +1,56 @@
+"""The same queue code with Redis as the broker (as for workers on several machines). Skipped
+where no redis-server is installed (apt-get install redis-server)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brushwork.service.app import create_app
+from service_util import config, free_port, submit, wait_for, wait_state, worker
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        import redis
+        client = redis.Redis(port=port)
+        wait_for(lambda: _ping(client), 10)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _ping(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+def test_jobs_through_redis_survive_a_server_restart(tmp_path, redis_url):
+    cfg = config(tmp_path, broker_url=redis_url)
+    first = create_app(cfg, sweeper=False)
+    with TestClient(first) as c:
+        job = submit(c).json()                      # queued in Redis, no worker yet
+    first.state.service.close()
+    second = create_app(config(tmp_path, broker_url=redis_url), sweeper=False)
+    try:
+        with TestClient(second) as c, worker(second.state.service):
+            t = time.monotonic()
+            s = wait_state(c, job["id"], job["token"])
+            assert s["state"] == "done" and s["attempts"] == 1
+            other = submit(c).json()
+            assert wait_state(c, other["id"], other["token"])["state"] == "done"
+            assert time.monotonic() - t < 30
+    finally:
+        second.state.service.close()
