@@ -38,7 +38,9 @@ from .uploads import check_image, check_video
 
 router = APIRouter(prefix="/api")
 
-ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
+ERROR_SCHEMA = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+ERRORS = {code: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA,
+                                                                       "example": {"detail": text}}}}
           for code, text in ((400, "malformed request"), (401, "the job's token is missing"),
                              (404, "no such job, or the token does not match"), (409, "not possible in this state"),
                              (413, "upload too large"), (415, "send JSON"), (422, "a field or a file cannot be used"),
@@ -272,7 +274,8 @@ def _result_file(request: Request, job: Job) -> FileResponse:
 
 
 @router.post("/jobs/{job_id}/cancel", responses=ERRORS, summary="Cancel a job",
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+             openapi_extra={"requestBody": {"required": True,
+                                             "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def cancel(request: Request, job_id: str) -> dict:
     await json_body(request)
     job = await run_in_threadpool(job_for, request, job_id)
@@ -292,7 +295,7 @@ class PublishBody(BaseModel):
 
 
 @router.post("/jobs/{job_id}/publish", responses=ERRORS, summary="Publish to the gallery (or hide)",
-             openapi_extra={"requestBody": {"content": {"application/json": {
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": PublishBody.model_json_schema()}}}})
 async def publish(request: Request, job_id: str) -> dict:
     data = await json_body(request)
@@ -364,7 +367,7 @@ def gallery_items(svc: Service, sort: str, limit: int, offset: int) -> list[dict
         return [gallery_item(j) for j in jobs]
 
 
-@router.get("/gallery", summary="Published pictures")
+@router.get("/gallery", summary="Published pictures", responses={c: ERRORS[c] for c in (422, 429)})
 def gallery(request: Request, sort: str = Query("new", pattern="^(new|top)$"),
             limit: int = Query(24, ge=1, le=100), offset: int = Query(0, ge=0, le=100_000)) -> list[dict]:
     return gallery_items(svc_of(request), sort, limit, offset)
@@ -378,7 +381,8 @@ def public_job(request: Request, job_id: str) -> Job:
 
 
 @router.post("/gallery/{job_id}/like", responses=ERRORS, summary="Like a published picture (once per client)",
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+             openapi_extra={"requestBody": {"required": True,
+                                             "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def like(request: Request, job_id: str) -> JSONResponse:
     await json_body(request)
     svc = svc_of(request)

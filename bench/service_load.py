@@ -1,0 +1,360 @@
+"""The web service under load: queue throughput with one worker, nothing lost or run twice, and
+status latency while the queue drains.
+
+Starts the real service as a user would, in a subprocess:
+
+    python -m brushwork serve --port P --data-dir TMP/data --workers 1 -q
+
+(one process per worker node: the fast jobs all go through ONE worker process; the slow node
+idles). The per-client rate limits (20 jobs and 600 requests a minute by default) are raised
+for the run through the environment, BRUSHWORK_RATE_SUBMIT and BRUSHWORK_RATE_REQUESTS, because
+every benchmark client comes from 127.0.0.1 and so counts as one client. Then:
+
+1. warm-up: one job, waited for (the worker loads the preset's network once; not timed);
+2. `--clients` threads submit `--jobs` jobs in all (fast preset 7, a 512 px photo:
+   $BRUSHWORK_DATA/samples/content/tubingen.jpg at long side 512, or a generated one), each
+   thread with its own connection, as fast as the server takes them (a 429 is retried after
+   its Retry-After, and counted);
+3. meanwhile `--pollers` threads poll GET /api/jobs/{id} (Bearer token) over the submitted jobs,
+   round-robin, `--poll-interval` s apart each, until every job has finished; every status
+   request's latency is recorded (client side: send to body read);
+4. checks, from the service's own database (read-only, after the server has stopped):
+   every job reached `done`, each was claimed once (`attempts == 1`), `--jobs` distinct ids came
+   back, every result is 512 px on its long side and its PNG exists.
+
+Jobs per minute = finished jobs / (last finished_at - first submission), finished_at as the
+worker wrote it (same machine, same clock).
+
+    .venv/bin/python bench/service_load.py                 # 100 jobs, 10 clients, 8 pollers: a few minutes on 2 cores
+    .venv/bin/python bench/service_load.py --jobs 20 --clients 4
+Results: bench/results/<timestamp>-service/{results.json,table.md,server.log}.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+FINISHED = ("done", "failed", "cancelled")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("BRUSHWORK_DATA", REPO.parent / "shared" / "data"))
+
+
+def photo_bytes(side: int) -> tuple[bytes, str]:
+    """A JPEG with long side `side`: tubingen.jpg if the samples are there, else generated."""
+    import numpy as np
+    from PIL import Image
+    src = data_dir() / "samples" / "content" / "tubingen.jpg"
+    if src.exists():
+        img = Image.open(src).convert("RGB")
+        what = f"{src.name} at {side} px"
+    else:
+        yy, xx = np.mgrid[0:768, 0:1024]
+        a = np.stack([xx % 256, yy % 256, (xx + yy) // 8 % 256], -1).astype(np.uint8)
+        img = Image.fromarray(a)
+        what = f"a generated 4:3 image at {side} px"
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92)
+    return buf.getvalue(), f"{what} ({img.width}x{img.height})"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))]   # nearest rank
+
+
+class Load:
+    def __init__(self, base: str, photo: bytes, preset: str, size: int):
+        self.base, self.photo, self.preset, self.size = base, photo, preset, size
+        self.jobs: list[dict] = []            # {id, token, submitted}
+        self.lock = threading.Lock()
+        self.submit_lat: list[float] = []
+        self.status_lat: list[tuple[float, float, int]] = []   # (t, latency s, http status)
+        self.retries_429 = 0
+        self.errors: list[str] = []
+        self.states: dict[str, str] = {}
+        self.submitting_done = threading.Event()
+        self.all_done = threading.Event()
+
+    def submit_one(self, client: httpx.Client) -> dict:
+        while True:
+            t = time.time()
+            r = client.post("/api/jobs", files={"photo": ("photo.jpg", self.photo, "image/jpeg")},
+                            data={"preset": self.preset, "quality": "fast", "size": str(self.size)})
+            lat = time.time() - t
+            if r.status_code == 429:
+                with self.lock:
+                    self.retries_429 += 1
+                time.sleep(float(r.headers.get("retry-after", "1")))
+                continue
+            if r.status_code != 202:
+                raise RuntimeError(f"submission refused: {r.status_code} {r.text[:200]}")
+            body = r.json()
+            with self.lock:
+                self.submit_lat.append(lat)
+            return {"id": body["id"], "token": body["token"], "submitted": t}
+
+    def submitter(self, n: int) -> None:
+        try:
+            with httpx.Client(base_url=self.base, timeout=60) as c:
+                for _ in range(n):
+                    job = self.submit_one(c)
+                    with self.lock:
+                        self.jobs.append(job)
+                        self.states.setdefault(job["id"], "queued")
+        except Exception as e:  # recorded; the run reports it
+            with self.lock:
+                self.errors.append(f"submitter: {e!r}")
+
+    def poller(self, k: int, interval: float) -> None:
+        with httpx.Client(base_url=self.base, timeout=60) as c:
+            for i in itertools.count(k * 7):
+                if self.all_done.is_set():
+                    return
+                with self.lock:
+                    jobs = list(self.jobs)
+                if not jobs:
+                    time.sleep(0.01)
+                    continue
+                job = jobs[i % len(jobs)]
+                t = time.time()
+                try:
+                    r = c.get(f"/api/jobs/{job['id']}", headers={"Authorization": f"Bearer {job['token']}"})
+                    lat = time.time() - t
+                    state = r.json().get("state") if r.status_code == 200 else None
+                except Exception as e:
+                    lat, state = time.time() - t, None
+                    r = None
+                    with self.lock:
+                        self.errors.append(f"poller: {e!r}")
+                with self.lock:
+                    self.status_lat.append((t, lat, r.status_code if r is not None else 0))
+                    if state:
+                        self.states[job["id"]] = state
+                    if (self.submitting_done.is_set() and self.states
+                            and all(s in FINISHED for s in self.states.values())):
+                        self.all_done.set()
+                if interval:
+                    time.sleep(interval)
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> float:
+    t = time.time()
+    while time.time() - t < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}); see its log")
+        try:
+            if httpx.get(f"{base}/api/presets", timeout=2).status_code == 200:
+                return time.time() - t
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("the server did not answer")
+
+
+def wait_job(base: str, job: dict, timeout: float = 300) -> str:
+    t = time.time()
+    while time.time() - t < timeout:
+        s = httpx.get(f"{base}/api/jobs/{job['id']}", headers={"Authorization": f"Bearer {job['token']}"},
+                      timeout=30).json()
+        if s["state"] in FINISHED:
+            return s["state"]
+        time.sleep(0.2)
+    raise TimeoutError("the warm-up job did not finish")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=10, help="concurrent submitting clients")
+    ap.add_argument("--pollers", type=int, default=8, help="concurrent clients polling job status")
+    ap.add_argument("--poll-interval", type=float, default=0.1, help="pause between one poller's requests (s)")
+    ap.add_argument("--size", type=int, default=512, help="photo and output long side (px)")
+    ap.add_argument("--preset", default="7")
+    ap.add_argument("--timeout", type=float, default=1200, help="give up after this long (s)")
+    ap.add_argument("--env", action="append", default=[], metavar="BRUSHWORK_X=V",
+                    help="another service setting for the server (repeatable), e.g. BRUSHWORK_POLL_INTERVAL_S=0.05")
+    ap.add_argument("--keep", action="store_true", help="keep the service's data directory")
+    a = ap.parse_args(argv)
+
+    out_dir = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-service")
+    out_dir.mkdir(parents=True)
+    photo, photo_desc = photo_bytes(a.size)
+    tmp = Path(tempfile.mkdtemp(prefix="brushwork-bench-service-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "BRUSHWORK_RATE_SUBMIT": "100000,60", "BRUSHWORK_RATE_REQUESTS": "10000000,60",
+           "PYTHONUNBUFFERED": "1"}
+    extra = dict(kv.split("=", 1) for kv in a.env)
+    env.update(extra)
+    cmd = [sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data-dir", str(tmp / "data"),
+           "--workers", "1", "-q"]
+    log_path = out_dir / "server.log"
+    load1_before = os.getloadavg()
+    print(f"serving {base} (data in {tmp}); log {log_path}", flush=True)
+    with open(log_path, "w") as log_f:
+        proc = subprocess.Popen(cmd, env=env, stdout=log_f, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=REPO)
+        try:
+            ready_s = wait_ready(base, proc)
+            load = Load(base, photo, a.preset, a.size)
+            t = time.time()
+            with httpx.Client(base_url=base, timeout=60) as c:
+                warm = load.submit_one(c)
+            warm_state = wait_job(base, warm)
+            warm_s = time.time() - t
+            print(f"ready in {ready_s:.1f} s; warm-up job {warm_state} in {warm_s:.1f} s", flush=True)
+
+            per = [a.jobs // a.clients + (1 if i < a.jobs % a.clients else 0) for i in range(a.clients)]
+            pollers = [threading.Thread(target=load.poller, args=(k, a.poll_interval), daemon=True)
+                       for k in range(a.pollers)]
+            submitters = [threading.Thread(target=load.submitter, args=(n,), daemon=True) for n in per]
+            t0 = time.time()
+            for th in pollers + submitters:
+                th.start()
+            for th in submitters:
+                th.join()
+            t_submitted = time.time()
+            load.submitting_done.set()
+            print(f"{len(load.jobs)} jobs submitted in {t_submitted - t0:.1f} s", flush=True)
+            load_samples = [os.getloadavg()[0]]
+            while not load.all_done.wait(5):
+                load_samples.append(os.getloadavg()[0])
+                with load.lock:
+                    done = sum(s in FINISHED for s in load.states.values())
+                print(f"  {time.time() - t0:6.1f} s: {done}/{len(load.jobs)} finished, "
+                      f"{len(load.status_lat)} status requests", flush=True)
+                if time.time() - t0 > a.timeout or load.errors and len(load.jobs) < a.jobs:
+                    load.all_done.set()
+                    load.errors.append("gave up waiting")
+            t_end = time.time()
+            for th in pollers:
+                th.join(30)
+        finally:
+            proc.send_signal(signal.SIGTERM)     # serve stops its workers (warm shutdown)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    # --- what the service's own database says ---------------------------------------------------
+    db = sqlite3.connect(f"file:{tmp / 'data' / 'brushwork.sqlite'}?mode=ro", uri=True)
+    rows = {r[0]: r[1:] for r in db.execute(
+        "SELECT id, state, attempts, started_at, finished_at, result, result_width, result_height FROM jobs")}
+    db.close()
+    ids = [j["id"] for j in load.jobs]
+    mine = {i: rows.get(i) for i in ids}
+    lost = [i for i, r in mine.items() if r is None or r[0] != "done"]
+    runs = {i: r[1] for i, r in mine.items() if r is not None}
+    twice = [i for i, n in runs.items() if n != 1]
+    sizes_ok = all(r is not None and max(r[5] or 0, r[6] or 0) == a.size for r in mine.values())
+    files_ok = all(r is not None and r[4] and (tmp / "data" / "jobs" / i / r[4]).exists() for i, r in mine.items())
+    finished_at = sorted(r[3] for r in mine.values() if r is not None and r[3])
+    first_submit = min(j["submitted"] for j in load.jobs) if load.jobs else t0
+    span = (finished_at[-1] - first_submit) if finished_at else float("nan")
+    n_done = sum(1 for r in mine.values() if r is not None and r[0] == "done")
+    run_s = [r[3] - r[2] for r in mine.values() if r is not None and r[2] and r[3]]
+    lat_ms = [x[1] * 1000 for x in load.status_lat if x[2] == 200]
+    bad_status = sum(1 for x in load.status_lat if x[2] != 200)
+    drain = [x[1] * 1000 for x in load.status_lat if x[2] == 200 and x[0] >= t_submitted]
+    sub_ms = [x * 1000 for x in load.submit_lat]
+
+    res = {
+        "date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
+        "server_command": " ".join(cmd[1:]), "env": {"BRUSHWORK_RATE_SUBMIT": env["BRUSHWORK_RATE_SUBMIT"],
+                                                     "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"], **extra},
+        "photo": photo_desc, "preset": a.preset, "jobs": a.jobs, "clients": a.clients, "pollers": a.pollers,
+        "poll_interval_s": a.poll_interval, "cpus": os.cpu_count(),
+        "loadavg_before": load1_before, "loadavg_during_max": max(load_samples), "loadavg_after": os.getloadavg(),
+        "ready_s": ready_s, "warmup_s": warm_s,
+        "submitted": len(ids), "distinct_ids": len(set(ids)), "done": n_done, "lost": lost,
+        "db_jobs": len(rows), "ran_more_than_once": twice, "run_counts": sorted(set(runs.values())),
+        "result_sizes_ok": sizes_ok, "result_files_ok": files_ok, "retries_429": load.retries_429,
+        "errors": load.errors[:20],
+        "submit_s": t_submitted - t0, "first_submit_to_last_finish_s": span,
+        "jobs_per_minute": n_done / span * 60 if span == span and span > 0 else None,
+        "run_s_median": statistics.median(run_s) if run_s else None,
+        "submit_ms": {"p50": pct(sub_ms, 50), "p95": pct(sub_ms, 95), "max": max(sub_ms, default=float("nan"))},
+        "status_requests": len(lat_ms), "status_non_200": bad_status,
+        "status_rps": len(lat_ms) / (t_end - t0),
+        "status_ms": {"p50": pct(lat_ms, 50), "p95": pct(lat_ms, 95), "p99": pct(lat_ms, 99),
+                      "max": max(lat_ms, default=float("nan"))},
+        "status_ms_after_submissions": {"n": len(drain), "p50": pct(drain, 50), "p95": pct(drain, 95),
+                                        "p99": pct(drain, 99), "max": max(drain, default=float("nan"))},
+    }
+    # per job, seconds from the first submission: submitted, claimed (started), finished
+    res["timeline"] = sorted([round(j["submitted"] - first_submit, 3),
+                              *(round(x - first_submit, 3) if x else None for x in (mine[j["id"]] or (0,) * 4)[2:4])]
+                             for j in load.jobs)
+    starts = sorted(r[2] for r in mine.values() if r is not None and r[2])
+    gaps = [b - a_ for a_, b in zip(finished_at, starts[1:])]   # worker idle between one finish and the next claim
+    res["idle_between_jobs_s"] = {"total": sum(g for g in gaps if g > 0), "max": max(gaps, default=0.0),
+                                  "median": statistics.median(gaps) if gaps else None}
+    res["ok"] = (not lost and not twice and len(set(ids)) == a.jobs and n_done == a.jobs and sizes_ok
+                 and files_ok and bad_status == 0)
+    res["goal_status_p95_lt_50ms"] = res["status_ms"]["p95"] < 50
+
+    s, d = res["status_ms"], res["status_ms_after_submissions"]
+    table = "\n".join([
+        f"| measure | value |", "|---|---|",
+        f"| jobs (fast preset {a.preset}, {photo_desc}) | {a.jobs} from {a.clients} clients |",
+        f"| done / distinct ids / ran exactly once | {n_done} / {len(set(ids))} / "
+        f"{sum(1 for n in runs.values() if n == 1)} |",
+        f"| lost / duplicated | {len(lost)} / {len(twice)} |",
+        f"| submissions took | {res['submit_s']:.1f} s (p50 {res['submit_ms']['p50']:.0f} ms, "
+        f"p95 {res['submit_ms']['p95']:.0f} ms each; {load.retries_429} × 429) |",
+        f"| first submission to last finish | {span:.1f} s |",
+        f"| **jobs per minute, one worker** | **{res['jobs_per_minute']:.1f}** |",
+        f"| one job's run (claim to done), median | {res['run_s_median']:.2f} s |",
+        f"| status requests ({a.pollers} pollers) | {len(lat_ms)} ({res['status_rps']:.0f}/s), {bad_status} not 200 |",
+        f"| status latency p50 / p95 / p99 / max | {s['p50']:.1f} / **{s['p95']:.1f}** / {s['p99']:.1f} / "
+        f"{s['max']:.0f} ms |",
+        f"| … after the submissions (queue draining) | {d['p50']:.1f} / {d['p95']:.1f} / {d['p99']:.1f} / "
+        f"{d['max']:.0f} ms ({d['n']} requests) |",
+        f"| load average (1 min) before / max during | {load1_before[0]:.2f} / {max(load_samples):.2f} |",
+    ]) + "\n"
+    (out_dir / "results.json").write_text(json.dumps(res, indent=1))
+    (out_dir / "table.md").write_text(table)
+    print()
+    print(table)
+    print(f"none lost, none duplicated: {'yes' if res['ok'] else 'NO'}; status p95 < 50 ms: "
+          f"{'met' if res['goal_status_p95_lt_50ms'] else 'NOT met'}")
+    print(f"results: {out_dir}")
+    if res["ok"] and not a.keep:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"kept the service's data for inspection: {tmp}")
+    return 0 if res["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

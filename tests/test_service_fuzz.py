@@ -1,0 +1,69 @@
+"""Fuzzing the REST API from its own OpenAPI document (schemathesis, in-process over ASGI): every
+operation gets a bounded number of generated requests, valid and not; none may be answered with a
+5xx, and answers must conform to the document (status codes, content types, JSON bodies)."""
+from __future__ import annotations
+
+import atexit
+import itertools
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')")
+from hypothesis import HealthCheck, settings  # noqa: E402  (hypothesis comes with schemathesis)
+from schemathesis import checks  # noqa: E402
+
+from brushwork.service.app import create_app  # noqa: E402
+from service_util import config, png_bytes, submit  # noqa: E402
+
+EXAMPLES = 25   # per operation; the whole file runs in well under a minute
+
+
+# the app is made when the module is collected (schemathesis reads its schema then); the test data lives
+# in a temporary folder that the module fixture removes at the end
+_DATA = tempfile.mkdtemp(prefix="brushwork-fuzz-")
+atexit.register(shutil.rmtree, _DATA, ignore_errors=True)   # also when no test here runs
+# generous rate limits: the fuzzer sends a few hundred requests from one "client"
+APP = create_app(config(Path(_DATA), rate_requests=(100_000, 60.0), rate_submit=(100_000, 60.0)), sweeper=False)
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
+
+
+JOBS: list[tuple[str, str]] = []   # (id, token) of real jobs: a finished one and a queued one
+_turn = itertools.count()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _jobs():
+    """Real jobs for the fuzzer to aim at, so that requests also get past the token check."""
+    from fastapi.testclient import TestClient
+    svc = APP.state.service
+    with TestClient(APP) as client:
+        for _ in range(2):
+            job = submit(client).json()
+            JOBS.append((job["id"], job["token"]))
+    done = JOBS[0][0]
+    svc.storage.path(done, "result.png").write_bytes(png_bytes(64, 48))
+    svc.db.update(done, state="done", result="result.png", result_width=64, result_height=48,
+                  finished_at=time.time())
+    yield
+    APP.state.service.close()
+    shutil.rmtree(_DATA, ignore_errors=True)
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_conforms_and_never_fails(case):
+    # two requests in three go to a real job with its token (the events stream only to the finished
+    # one: a queued job's stream stays open until the job ends)
+    turn = next(_turn) % 3
+    if "job_id" in (case.path_parameters or {}) and turn and JOBS:
+        job_id, token = JOBS[0] if turn == 1 or case.path.endswith("/events") else JOBS[1]
+        case.path_parameters["job_id"] = job_id
+        if "/gallery/" not in case.path:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+    case.call_and_validate(checks=[checks.not_a_server_error, checks.status_code_conformance,
+                                   checks.content_type_conformance, checks.response_schema_conformance])
