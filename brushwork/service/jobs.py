@@ -487,8 +487,34 @@ def sweep(svc: Service) -> dict[str, int]:
         if svc.dispatch(job.id, job.queue):
             counts["dispatched"] += 1
     counts["expired"] = expire(svc, now)
+    counts["pruned"] = prune_broker(svc)
     svc.storage.clean_tmp()
     return counts
+
+
+DELIVERED_KEEP_S = 3600.0  # delivered broker messages older than this are deleted
+
+
+def prune_broker(svc: Service, older_than_s: float = DELIVERED_KEEP_S) -> int:
+    """Delete messages the built-in SQL broker has delivered (`visible` false) more than
+    `older_than_s` ago. kombu's SQL transport keeps every delivered message for good, so its file
+    would grow with every job; the jobs table, not the broker, is the truth about a job, and a
+    job whose worker died is re-queued from there. Returns the number deleted (0 for Redis)."""
+    if not svc.cfg.broker.startswith("sqla+"):
+        return 0
+    import datetime
+
+    from sqlalchemy import create_engine, inspect, text
+    engine = create_engine(svc.cfg.broker[len("sqla+"):])
+    try:
+        if not inspect(engine).has_table("kombu_message"):
+            return 0
+        cutoff = datetime.datetime.now() - datetime.timedelta(seconds=older_than_s)
+        with engine.begin() as conn:
+            return conn.execute(text("DELETE FROM kombu_message WHERE visible = 0 AND timestamp < :cutoff"),
+                                {"cutoff": cutoff}).rowcount or 0
+    finally:
+        engine.dispose()
 
 
 def expire(svc: Service, now: float | None = None) -> int:
