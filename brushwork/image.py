@@ -6,6 +6,7 @@ saving is atomic, so an existing output is never left half-written.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -13,6 +14,7 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -32,30 +34,13 @@ ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 _PNG16_LOW = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
 
 
-def _open(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
-    """Decode an image file, refusing bombs, folders and non-images with an InputError.
-
-    Returns the image and, for a 16-bit colour PNG, a second decoding that holds the low bytes.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder, not an image")
+@contextlib.contextmanager
+def _decoding(p: Path) -> Iterator[None]:
+    """Turn what Pillow raises on a bad file into one-line InputErrors naming `p`."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
-            img = Image.open(p)
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise InputError(f"{p}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
-        low_mode = _PNG16_LOW.get(img.tile[0].args) if img.format == "PNG" and len(img.tile) == 1 else None
-        img.load()
-        low = None
-        if low_mode is not None:
-            low = Image.open(p)
-            low.tile = [low.tile[0]._replace(args=low_mode)]
-            low.load()
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked by callers
+            yield
     except InputError:
         raise
     except Image.DecompressionBombError:
@@ -66,6 +51,42 @@ def _open(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
         raise InputError(f"{p}: cannot be read (permission denied)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{p}: corrupt or truncated image ({e})") from None
+
+
+def _check_pixels(p: Path, w: int, h: int) -> None:
+    if w * h > MAX_PIXELS:
+        raise InputError(f"{p}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
+
+
+def probe_image(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) from an image file's header, or the InputError loading it would give."""
+    p = Path(path)
+    with _decoding(p), Image.open(p) as im:
+        w, h = im.size
+    _check_pixels(p, w, h)
+    return w, h
+
+
+def _open(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
+    """Decode an image file, refusing bombs, folders and non-images with an InputError.
+
+    Returns the image and, for a 16-bit colour PNG, a second decoding that holds the low bytes.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not an image")
+    with _decoding(p):
+        img = Image.open(p)
+        _check_pixels(p, *img.size)
+        low_mode = _PNG16_LOW.get(img.tile[0].args) if img.format == "PNG" and len(img.tile) == 1 else None
+        img.load()
+        low = None
+        if low_mode is not None:
+            low = Image.open(p)
+            low.tile = [low.tile[0]._replace(args=low_mode)]
+            low.load()
     return img, low
 
 
@@ -291,6 +312,12 @@ def check_output_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.suffix.lower() not in SAVE_FORMATS:
         raise InputError(f"{p}: unknown output format; use one of {', '.join(sorted(SAVE_FORMATS))}")
+    return check_writable_file(p)
+
+
+def check_writable_file(path: str | os.PathLike) -> Path:
+    """Refuse a file path that is a folder, or whose folder is missing or read-only."""
+    p = Path(path)
     if p.is_dir():
         raise InputError(f"{p}: is a folder; give a file name")
     if not p.parent.is_dir():

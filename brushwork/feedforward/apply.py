@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import InputError
-from ..image import MAX_PIXELS, ImageSource, combine_luminance, fit, load_image, parse_size, resize, tiled
+from ..image import ImageSource, combine_luminance, fit, load_image, parse_size, probe_image, resize, tiled
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
+from .networks import pad_to_multiple
 from .presets import NUM_PRESETS, ArbitraryStylizer, PresetSpec, PresetStylizer
 
 TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
@@ -92,30 +92,15 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
 
 
 def load_model_file(path: str | os.PathLike, device: str = "auto") -> Stylizer:
-    """A network we trained, from its `.bw` file (brushwork.feedforward.modelfile)."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder, not a model file")
+    """A network we trained, from its `.bw` file (brushwork.feedforward.modelfile, which checks the path)."""
     try:
         from .modelfile import load_model
     except ModuleNotFoundError as e:
         if e.name != f"{__package__}.modelfile":
             raise
-        raise InputError(f"{p}: this version of brushwork cannot load trained model files yet "
+        raise InputError(f"{path}: this version of brushwork cannot load trained model files yet "
                          "(brushwork.feedforward.modelfile is missing)") from None
-    return as_stylizer(load_model(p, device), device, name=p.name)
-
-
-def _pad_to(img: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad the bottom and right edges to multiples of `multiple`."""
-    h, w = img.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    if not (ph or pw):
-        return img
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(img, (0, pw, 0, ph), mode=mode)
+    return as_stylizer(load_model(path, device), device, name=Path(path).name)
 
 
 def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: bool,
@@ -123,7 +108,7 @@ def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: b
     """Pad, paint, crop, then colour preservation and the strength blend: all per tile."""
     def tile_fn(tile: torch.Tensor) -> torch.Tensor:
         h, w = tile.shape[-2:]
-        out = paint(_pad_to(tile, multiple))[..., :h, :w].to("cpu", torch.float32).clamp(0, 1)
+        out = paint(pad_to_multiple(tile, multiple)[0])[..., :h, :w].to("cpu", torch.float32).clamp(0, 1)
         if preserve_color:
             out = combine_luminance(out, tile)
         if pixel_blend and strength < 1:
@@ -193,7 +178,7 @@ def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0,
     if not tiles:
         return tiled(image, tile_fn, side, 0, progress).clamp_(0, 1)
     # Tiles start on the network's pixel grid: pad the image as an untiled run would, crop after.
-    padded = _pad_to(image, multiple)
+    padded = pad_to_multiple(image, multiple)[0]
     return tiled(padded, tile_fn, side, overlap_for(side), progress, align=multiple).clamp_(0, 1)[..., :h, :w]
 
 
@@ -202,7 +187,7 @@ def overview(image: torch.Tensor, multiple: int = 4, pixels: int = TILE_PIXELS) 
     computes whole-image statistics from before painting tiles."""
     h, w = image.shape[-2:]
     if h * w <= pixels:
-        return _pad_to(image, multiple)
+        return pad_to_multiple(image, multiple)[0]
     scale = (pixels / (h * w)) ** 0.5
     return resize(image, (max(multiple, int(h * scale) // multiple * multiple),
                           max(multiple, int(w * scale) // multiple * multiple)))
@@ -220,29 +205,6 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     for p in found:
         probe_image(p)
     return found
-
-
-def probe_image(path: Path) -> tuple[int, int]:
-    """(width, height) from an image file's header, or the InputError loading it would give."""
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
-            with Image.open(path) as im:
-                w, h = im.size
-    except Image.DecompressionBombError:
-        raise InputError(f"{path}: refused as a decompression bomb (more than {MAX_PIXELS / 1e6:.0f} MP)") from None
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
-    except PermissionError:
-        raise InputError(f"{path}: cannot be read (permission denied)") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: corrupt or truncated image ({e})") from None
-    if w * h > MAX_PIXELS:
-        raise InputError(f"{path}: {w}x{h} is too large ({w * h / 1e6:.0f} MP; the limit is {MAX_PIXELS / 1e6:.0f} MP)")
-    return w, h
 
 
 def preset_sheet(content: ImageSource, tile: int = 256, columns: int = 7, work: int = 512,

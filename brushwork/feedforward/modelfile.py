@@ -33,7 +33,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import InputError
-from ..image import ImageSource, fit, load_image, load_mask, resize, to_pil
+from ..image import ImageSource, check_writable_file, fit, load_image, load_mask, resize, to_pil
 from .base import Painter, TorchStylizer
 from .networks import AdaINNet, TransformerNet, mean_std, pad_to_multiple
 
@@ -283,13 +283,7 @@ def check_model_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.suffix.lower() != SUFFIX:
         raise InputError(f"{p}: a model file's name must end in {SUFFIX}")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder; give a file name")
-    if not p.parent.is_dir():
-        raise InputError(f"{p.parent}: output folder does not exist")
-    if not os.access(p.parent, os.W_OK):
-        raise InputError(f"{p.parent}: output folder is not writable")
-    return p
+    return check_writable_file(p)
 
 
 def save_model(network: nn.Module | TrainedModel, path: str | os.PathLike, card: dict[str, Any] | None = None,
