@@ -511,12 +511,14 @@ def _apply_parsers(sub: Any) -> None:
                         "  brushwork apply photo.jpg --style painting.jpg -o out.png\n"
                         "  brushwork apply photo.jpg --preset 7 --strength 0.6 --preserve-color -o out.png\n"
                         "  brushwork apply photos/ --preset 19 -o out/        # writes out/<name>.png\n"
-                        "  brushwork apply photo.jpg --model mine.bw -o out.png",
+                        "  brushwork apply photo.jpg --model mine.bw -o out.png\n"
+                        "  brushwork apply photo.jpg --model set.bw --preset wave:0.7,udnie:0.3 -o out.png",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input", help="the photo, or a folder of photos (not searched recursively)")
     src = ap.add_argument_group("style (give one)")
     src.add_argument("--preset", default=None, metavar="N[:W],...",
-                     help="a built-in style 0-25, or a blend such as 3:0.5,12:0.5 (see 'brushwork presets')")
+                     help="a built-in style 0-25, or a blend such as 3:0.5,12:0.5 (see 'brushwork presets'); "
+                     "with a multistyle --model, its styles by number or name, e.g. wave:0.7,udnie:0.3")
     src.add_argument("--style", default=None, metavar="IMAGE",
                      help="any image as the style (also: the style for an AdaIN --model)")
     src.add_argument("--model", default=None, metavar="FILE", help="a network you trained ('brushwork train'), .bw")
@@ -635,7 +637,7 @@ def _video_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("input", help="a video file (mp4, mov, mkv, webm, gif, ...) or a folder of frames")
     src = v.add_argument_group("style (give one)")
-    src.add_argument("--preset", default=None, metavar="N[:W],...", help="a built-in style 0-25 (fast method)")
+    src.add_argument("--preset", default=None, metavar="N[:W],...", help="a built-in style 0-25 or a blend (fast method); with a multistyle --model, its styles")
     src.add_argument("--style", action="append", default=None, metavar="IMAGE",
                      help="a style image (fast: the arbitrary-style network; optimize: repeat to blend styles)")
     src.add_argument("--model", default=None, metavar="FILE", help="a network you trained, .bw (fast method)")

@@ -56,9 +56,9 @@ def test_preset_specs(spec, expected):
 
 
 @pytest.mark.parametrize("spec, message", [(26, "does not exist"), (-1, "does not exist"), ("3:x", "not a number"),
-                                           ("3:-1", "zero or positive"), ("", "no preset"), ("3,", "empty item"),
+                                           ("3:-1", "zero or positive"), ("", "no style"), ("3,", "empty item"),
                                            ("x", "not a preset number"), ("2.5", "not a preset number"),
-                                           ("3:0", "only zero"), ({}, "no preset"), ("3:nan", "zero or positive"),
+                                           ("3:0", "only zero"), ({}, "no style"), ("3:nan", "zero or positive"),
                                            (True, "not a preset number")])
 def test_bad_preset_specs(spec, message):
     with pytest.raises(InputError, match=message):
@@ -145,7 +145,7 @@ def test_sheet_has_the_photo_and_every_preset(photo):
 @pytest.mark.parametrize("call, message", [
     (lambda p: apply(p), "got none"),
     (lambda p: apply(p, preset=1, style=p), "got preset and style"),
-    (lambda p: apply(p, preset=1, model="x.bw"), "got preset and model"),
+    (lambda p: apply(p, preset=1, model=torch.nn.Identity()), "has one style"),
     (lambda p: apply(p, preset=40), "does not exist"),
     (lambda p: apply(p, preset=1, strength=1.5), "between 0"),
     (lambda p: apply(p, preset=1, strength=-0.1), "between 0"),
@@ -270,10 +270,11 @@ CASES = {
     "preset out of range": (APPLY + ["--preset", "26"], "preset 26 does not exist"),
     "preset weight not a number": (APPLY + ["--preset", "3:x"], "not a number"),
     "negative preset weight": (APPLY + ["--preset=3:-1"], "zero or positive"),
-    "empty preset": (APPLY + ["--preset", ""], "no preset"),
+    "empty preset": (APPLY + ["--preset", ""], "no style"),
     "neither preset nor style": (APPLY, "got none"),
     "preset and style": (APPLY + ["--preset", "3", "--style", "{style}"], "got preset and style"),
-    "preset and model": (APPLY + ["--preset", "3", "--model", "{style}"], "got preset and model"),
+    "preset, style and model": (APPLY + ["--preset", "3", "--style", "{style}", "--model", "{style}"],
+                                "got preset and style and model"),
     "strength above 1": (APPLY + ["--preset", "3", "--strength", "1.5"], "between 0"),
     "negative strength": (APPLY + ["--preset", "3", "--strength=-0.5"], "between 0"),
     "strength not a number": (APPLY + ["--preset", "3", "--strength", "lots"], "--strength"),

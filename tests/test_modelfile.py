@@ -142,3 +142,58 @@ def test_a_trained_network_tiles_like_one_pass(saved):
     # inside the first tile, far from seams: identical (own statistics per tile would differ here)
     assert (whole - tiles).abs()[..., :64, :64].max() < 1e-4
     assert (whole - tiles).abs().mean() < 0.01  # near seams the 128-px tiles are narrower than the receptive field
+
+
+@pytest.fixture
+def style_set(tmp_path, stripes) -> Path:
+    """A three-style network whose styles really differ (random conditional norms)."""
+    torch.manual_seed(2)
+    n = TransformerNet(3)
+    with torch.no_grad():
+        for p in n.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    card = make_card("multistyle", n, [{"name": nm, "thumbnail": thumbnail(stripes)} for nm in ("wave", "udnie", "kiss")])
+    return save_model(n, tmp_path / "set.bw", card)
+
+
+def test_a_multistyle_model_paints_the_styles_picked_by_number_or_name(style_set, content):
+    from brushwork.feedforward.apply import apply, load_stylizer
+    model = load_model(style_set, device="cpu")
+    assert model.styles == ["wave", "udnie", "kiss"]
+    by_name = apply(content, model=load_stylizer(preset="udnie", model=style_set, device="cpu"))
+    assert torch.equal(by_name, apply(content, model=load_stylizer(preset=1, model=style_set, device="cpu")))
+    assert torch.equal(by_name, apply(content, model=model.with_weights(1)))
+    assert not torch.allclose(by_name, apply(content, model=model.with_weights(0)), atol=1e-2)
+    blend = load_stylizer(preset="wave:1, kiss:3", model=style_set, device="cpu")
+    assert blend.weights == pytest.approx([0.25, 0.0, 0.75])
+    assert torch.equal(apply(content, model=blend), apply(content, model=model.with_weights([1, 0, 3])))
+
+
+@pytest.mark.parametrize("spec, message", [("monet", "not a style number or name"), (3, r"0 to 2 \(wave, udnie, kiss\)"),
+                                           ("wave:0", "only zero")])
+def test_bad_style_picks_for_a_multistyle_model(style_set, spec, message):
+    from brushwork.feedforward.apply import load_stylizer
+    with pytest.raises(InputError, match=message):
+        load_stylizer(preset=spec, model=style_set, device="cpu")
+
+
+def test_a_one_style_model_refuses_a_style_pick(saved):
+    from brushwork.feedforward.apply import load_stylizer
+    with pytest.raises(InputError, match="one style"):
+        load_stylizer(preset=0, model=saved, device="cpu")
+
+
+def test_cli_apply_picks_a_style_of_a_multistyle_model(style_set, tmp_path, capsys):
+    from brushwork.cli import main
+    from brushwork.image import load_image
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)).save(photo)
+    assert main(["apply", str(photo), "--model", str(style_set), "--preset", "kiss", "-o", str(tmp_path / "k.png")]) == 0
+    assert "kiss" in capsys.readouterr().err
+    assert main(["apply", str(photo), "--model", str(style_set), "--preset", "van_gogh", "-o",
+                 str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not a style number or name" in err
+    assert not (tmp_path / "x.png").exists()
+    kiss = load_model(style_set, device="cpu").with_weights(2)(load_image(photo))
+    assert (load_image(tmp_path / "k.png") - kiss).abs().max() < 1 / 255 + 1e-6

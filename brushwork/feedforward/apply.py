@@ -25,7 +25,7 @@ from ..image import ImageSource, combine_luminance, fit, load_image, parse_size,
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
 from .networks import pad_to_multiple
-from .presets import NUM_PRESETS, ArbitraryStylizer, PresetSpec, PresetStylizer
+from .presets import NUM_PRESETS, ArbitraryStylizer, PresetSpec, PresetStylizer, preset_weights
 
 TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
 TILE = 1024                # tile side used above TILE_PIXELS
@@ -70,7 +70,9 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
     as `model=` to stylize many photos.
 
     `model` is a `.bw` file (brushwork.feedforward.modelfile.load_model), a Stylizer or a torch
-    network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too.
+    network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too;
+    a multistyle model (it has `with_weights`) takes `preset`: its own styles by number or name,
+    or a blend of them (`"wave:0.7,udnie:0.3"`).
     """
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
     if given == ["style", "model"]:
@@ -79,6 +81,13 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
             raise InputError(f"{getattr(loaded, 'name', 'this model')} paints its own style; give a style image "
                              "only with an AdaIN model (or give --style without --model)")
         return as_stylizer(loaded.with_style(style), device)
+    if given == ["preset", "model"]:
+        loaded = load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
+        if not hasattr(loaded, "with_weights"):
+            raise InputError(f"{getattr(loaded, 'name', 'this model')} has one style; pick styles (--preset) "
+                             "only with a multistyle model")
+        weights = preset_weights(preset, len(loaded.weights), loaded.styles)
+        return as_stylizer(loaded.with_weights(weights.tolist()), device)
     if len(given) != 1:
         what = "none" if not given else " and ".join(given)
         raise InputError(f"give one of a preset, a style image or a model (--preset, --style, --model); got {what}")

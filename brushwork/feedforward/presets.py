@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -85,15 +85,21 @@ def presets() -> list[Preset]:
 _SPEC_HINT = "use e.g. 7 or 3:0.5,12:0.5"
 
 
-def _index(value: object, spec: object) -> int:
+def _index(value: object, spec: object, count: int, names: Sequence[str]) -> int:
+    if isinstance(value, str) and value.strip() in names:
+        return list(names).index(value.strip())
     try:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError
         index = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        raise InputError(f"preset {value!r} in {spec!r} is not a preset number; {_SPEC_HINT}") from None
-    if not 0 <= index < NUM_PRESETS:
-        raise InputError(f"preset {index} does not exist: the presets are 0 to {NUM_PRESETS - 1} "
+        what = "a style number or name" if names else "a preset number"
+        raise InputError(f"{value!r} in {spec!r} is not {what}; {_SPEC_HINT}") from None
+    if not 0 <= index < count:
+        if names:
+            raise InputError(f"style {index} does not exist: this model's styles are 0 to {count - 1} "
+                             f"({', '.join(names)})")
+        raise InputError(f"preset {index} does not exist: the presets are 0 to {count - 1} "
                          "(see 'brushwork presets')")
     return index
 
@@ -102,35 +108,38 @@ def _weight(value: object, spec: object) -> float:
     try:
         w = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InputError(f"preset weight {value!r} in {spec!r} is not a number; {_SPEC_HINT}") from None
+        raise InputError(f"blend weight {value!r} in {spec!r} is not a number; {_SPEC_HINT}") from None
     if not (w >= 0 and math.isfinite(w)):
-        raise InputError(f"preset weight {value!r} in {spec!r} must be zero or positive")
+        raise InputError(f"blend weight {value!r} in {spec!r} must be zero or positive")
     return w
 
 
-def preset_weights(spec: PresetSpec) -> np.ndarray:
-    """A preset, or a blend of presets, as the network's (26,) weights summing to 1.
+def preset_weights(spec: PresetSpec, count: int = NUM_PRESETS, names: Sequence[str] = ()) -> np.ndarray:
+    """A style, or a blend of styles, as a network's (count,) weights summing to 1.
 
-    `7`, `"7"`, `"3:0.5,12:0.5"` (weights are normalised) or `{3: 0.5, 12: 0.5}`.
+    `7`, `"7"`, `"3:0.5,12:0.5"` (weights are normalised) or `{3: 0.5, 12: 0.5}`. By default the
+    26 presets; `count` and `names` describe another multistyle network, whose styles may then
+    also be named (`"wave:0.7,udnie:0.3"`).
     """
     if isinstance(spec, str):
         items = [s.strip() for s in spec.split(",")]
         if not spec.strip():
-            raise InputError(f"no preset given; {_SPEC_HINT}")
+            raise InputError(f"no style given; {_SPEC_HINT}")
         if "" in items:
-            raise InputError(f"preset blend {spec!r} has an empty item; {_SPEC_HINT}")
-        pairs = [(i, w if sep else 1.0) for i, sep, w in (s.partition(":") for s in items)]
+            raise InputError(f"style blend {spec!r} has an empty item; {_SPEC_HINT}")
+        pairs = [(i, w if sep else 1.0) for i, sep, w in (s.rpartition(":") if ":" in s else (s, "", "")
+                                                         for s in items)]
     elif isinstance(spec, Mapping):
         pairs = list(spec.items())
         if not pairs:
-            raise InputError(f"no preset given; {_SPEC_HINT}")
+            raise InputError(f"no style given; {_SPEC_HINT}")
     else:
         pairs = [(spec, 1.0)]
-    weights = np.zeros(NUM_PRESETS, np.float64)
+    weights = np.zeros(count, np.float64)
     for index, w in pairs:
-        weights[_index(index, spec)] += _weight(w, spec)
+        weights[_index(index, spec, count, names)] += _weight(w, spec)
     if weights.sum() <= 0:
-        raise InputError(f"preset blend {spec!r} has only zero weights")
+        raise InputError(f"style blend {spec!r} has only zero weights")
     return (weights / weights.sum()).astype(np.float32)
 
 
