@@ -240,7 +240,8 @@ class _TrainBar:
 
 
 _TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
-                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size")
+                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
+                  "minutes")
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
@@ -262,7 +263,9 @@ def _cmd_train(a: argparse.Namespace) -> int:
     if not a.quiet:
         t = model.card["training"]
         losses = ", ".join(f"{k} {v:.4g}" for k, v in t.get("final_losses", {}).items())
-        print(f"wrote {a.output} ({t['steps']} steps; final losses {losses}); checkpoint "
+        steps = t["steps"] if t.get("planned_steps", t["steps"]) == t["steps"] else \
+            f"{t['steps']} of {t['planned_steps']}"
+        print(f"wrote {a.output} ({steps} steps; final losses {losses}); checkpoint "
               f"{checkpoint_path(a.output)}", file=sys.stderr)
     return 0
 
@@ -303,6 +306,9 @@ def _train_parsers(sub: Any) -> None:
                        help="save weights and optimiser state to OUT.ckpt every N steps (default 1000)")
         g.add_argument("--no-checkpoints", action="store_true", help="only the final checkpoint")
         g.add_argument("--resume", action="store_true", help="continue from OUT.ckpt (same options; --steps may grow)")
+        g.add_argument("--minutes", type=float, metavar="M",
+                       help="stop after M minutes even if --steps are not done; the model and checkpoint are saved "
+                       "and --resume continues")
         g.add_argument("--preview-every", type=_positive_int, metavar="N",
                        help="save a preview painting every N steps as OUT.stepNNNNNN.png")
         r = p.add_argument_group("running")

@@ -135,6 +135,18 @@ def test_a_callback_can_stop_training(data, tmp_path):
     assert model.card["training"]["steps"] == 2
 
 
+def test_a_time_limit_stops_training_and_resume_goes_on(data, tmp_path, monkeypatch):
+    clock = iter(range(0, 10_000, 10))            # every reading of the clock is 10 s later
+    monkeypatch.setattr(train_mod, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: next(clock))}))
+    model = train_fast(data["stripes"], tmp_path / "timed.bw", data["photos"], steps=50, seed=0, minutes=0.5, **TINY)
+    t = model.card["training"]
+    assert 1 <= t["steps"] < 10 and t["planned_steps"] == 50
+    monkeypatch.undo()
+    done = train_fast(data["stripes"], tmp_path / "timed.bw", data["photos"], steps=t["steps"] + 2, seed=0,
+                      resume=True, **TINY)
+    assert done.card["training"]["resumed_at"] == t["steps"] and done.card["training"]["steps"] == t["steps"] + 2
+
+
 def test_python_api_exports():
     for name in ("train_fast", "train_multistyle", "train_adain", "load_model", "save_model", "export_onnx"):
         assert callable(getattr(brushwork, name)), name
@@ -162,6 +174,7 @@ BAD = {
     "bad jitter": (["fast", "--style", "{stripes}", "--scale-jitter", "2,1"], "LO <= HI"),
     "one multistyle style": (["multistyle", "--styles", "{stripes}", "--data", "{photos}"], "at least two"),
     "adain empty styles": (["adain", "--content", "{photos}", "--styles", "{empty}"], "no images"),
+    "zero minutes": (["fast", "--style", "{stripes}", "--data", "{photos}", "--minutes", "0"], "positive number"),
     "resume without checkpoint": (["fast", "--style", "{stripes}", "--data", "{photos}", "--resume"], "no checkpoint"),
     "no kind": ([], "KIND"),
 }

@@ -104,13 +104,14 @@ class _Common:
     dtype: torch.dtype
     workers: int
     callback: Callback | None
+    minutes: float | None
     multiple: int = 4
 
     @classmethod
     def make(cls, output: str | os.PathLike, steps: int, batch_size: int, size: int, lr: float, lr_decay: float,
              scale_jitter: Sequence[float], checkpoint_every: int | None, resume: bool, preview_every: int | None,
              seed: int | None, device: str | torch.device, dtype: str | torch.dtype, workers: int | None,
-             callback: Callback | None, multiple: int) -> "_Common":
+             callback: Callback | None, minutes: float | None, multiple: int) -> "_Common":
         out = check_model_path(output)
         _positive_int(steps, "steps")
         _positive_int(batch_size, "batch size")
@@ -126,6 +127,8 @@ class _Common:
         for value, what in ((checkpoint_every, "checkpoint interval"), (preview_every, "preview interval")):
             if value is not None:
                 _positive_int(value, what)
+        if minutes is not None and not (isinstance(minutes, (int, float)) and 0 < minutes < math.inf):
+            raise InputError(f"time limit must be a positive number of minutes, not {minutes!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise InputError(f"seed must be a whole number >= 0, not {seed!r}")
         dev = resolve_device(device)
@@ -142,7 +145,7 @@ class _Common:
         if resume and not checkpoint_path(out).is_file():
             raise InputError(f"{checkpoint_path(out)}: no checkpoint to resume from")
         return cls(out, steps, batch_size, size, float(lr), float(lr_decay), jitter,  # type: ignore[arg-type]
-                   checkpoint_every, resume, preview_every, seed, dev, dt, workers, callback, multiple)
+                   checkpoint_every, resume, preview_every, seed, dev, dt, workers, callback, minutes, multiple)
 
     def augment(self, scale: tuple[float, float] | None = None) -> Augment:
         return Augment(self.size, scale or self.scale_jitter)
@@ -223,6 +226,7 @@ def _fit(job: _Job, opt: _Common, seed: int, data: dict[str, Any]) -> Any:
     autocast = opt.dtype != torch.float32
     batches = job.iterate(start, opt.steps) if job.iterate else (job.batch(s) for s in range(start, opt.steps))
     t0, step = time.perf_counter(), start
+    deadline = t0 + 60 * opt.minutes if opt.minutes else math.inf
     try:
         for _ in range(start, opt.steps):
             batch = next(batches)
@@ -246,11 +250,11 @@ def _fit(job: _Job, opt: _Common, seed: int, data: dict[str, Any]) -> Any:
                 image = _preview(job, net, opt, done)
             if opt.checkpoint_every and done % opt.checkpoint_every == 0 and done < opt.steps:
                 _save_checkpoint(ckpt, job, seed, done, adam.state_dict(), window)
-            stop = False
+            stop = time.perf_counter() >= deadline
             if opt.callback is not None:
                 report = Progress(done, opt.steps, float(total.detach()), values, size=(opt.size, opt.size),
                                   elapsed=time.perf_counter() - t0, image=image)
-                stop = bool(opt.callback(report))
+                stop = bool(opt.callback(report)) or stop
             if stop:
                 break
         else:
@@ -264,7 +268,7 @@ def _fit(job: _Job, opt: _Common, seed: int, data: dict[str, Any]) -> Any:
         if close:
             close()
     _save_checkpoint(ckpt, job, seed, step, adam.state_dict(), window)
-    training = {**data, **job.config, "steps": step, "seed": seed, "device": str(opt.device),
+    training = {**data, **job.config, "steps": step, "planned_steps": opt.steps, "seed": seed, "device": str(opt.device),
                 "precision": str(opt.dtype).replace("torch.", ""), "resumed_at": start or None,
                 "final_losses": {k: sum(v) / len(v) for k, v in window.items() if v},
                 "seconds": round(time.perf_counter() - t0, 1)}
@@ -374,10 +378,10 @@ def _perceptual_job(kind: str, styles: Sequence[ImageSource], output: str | os.P
 
 
 def _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume, preview_every,
-               seed, device, dtype, workers, callback) -> dict[str, Any]:
+               seed, device, dtype, workers, callback, minutes) -> dict[str, Any]:
     return dict(steps=steps, batch_size=batch_size, size=size, lr=lr, lr_decay=lr_decay, scale_jitter=scale_jitter,
                 checkpoint_every=checkpoint_every, resume=resume, preview_every=preview_every, seed=seed,
-                device=device, dtype=dtype, workers=workers, callback=callback)
+                device=device, dtype=dtype, workers=workers, callback=callback, minutes=minutes)
 
 
 def train_fast(style: ImageSource, output: str | os.PathLike, data: str | os.PathLike | None = None, *,
@@ -388,17 +392,19 @@ def train_fast(style: ImageSource, output: str | os.PathLike, data: str | os.Pat
                lr: float = 1e-3, lr_decay: float = 0.0, scale_jitter: Sequence[float] = (1.0, 1.5),
                checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
-               workers: int | None = None, callback: Callback | None = None) -> FastModel:
+               workers: int | None = None, callback: Callback | None = None, minutes: float | None = None) -> FastModel:
     """Train a one-style network (Johnson et al. 2016) on the photos in `data` and save it to `output` (.bw).
 
     `data` defaults to $BRUSHWORK_DATA/photos. Crops of `size` px (scale jitter `scale_jitter`,
     random flips); the style image is used at `style_size` px on its long side. Every
     `checkpoint_every` steps (and at the end) weights and optimiser state go to `<output>.ckpt`;
     `resume=True` continues from there with the same options. `preview_every` saves the network's
-    painting of the first photo as `<output stem>.stepNNNNNN.png`. Returns the saved model.
+    painting of the first photo as `<output stem>.stepNNNNNN.png`. `minutes` ends training early
+    at that wall-clock limit (the model and checkpoint are saved; the card says how many steps
+    ran). Returns the saved model.
     """
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
-                    preview_every, seed, device, dtype, workers, callback)
+                    preview_every, seed, device, dtype, workers, callback, minutes)
     return _perceptual_job("fast", [style], output, data, content_weight, style_weight, tv_weight, style_size,
                            content_layer, style_layers, channels, residual_blocks, kw)
 
@@ -411,7 +417,8 @@ def train_multistyle(styles: Sequence[ImageSource], output: str | os.PathLike, d
                      lr: float = 1e-3, lr_decay: float = 0.0, scale_jitter: Sequence[float] = (1.0, 1.5),
                      checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                      seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
-                     workers: int | None = None, callback: Callback | None = None) -> MultiStyleModel:
+                     workers: int | None = None, callback: Callback | None = None,
+                     minutes: float | None = None) -> MultiStyleModel:
     """Train one network for several styles (Dumoulin et al. 2017, conditional instance norm).
 
     Each image of a batch is painted in a randomly drawn style; the styles share every conv and
@@ -422,7 +429,7 @@ def train_multistyle(styles: Sequence[ImageSource], output: str | os.PathLike, d
     if len(styles) < 2:
         raise InputError("a multistyle network needs at least two style images (for one, use train fast)")
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
-                    preview_every, seed, device, dtype, workers, callback)
+                    preview_every, seed, device, dtype, workers, callback, minutes)
     return _perceptual_job("multistyle", styles, output, data, content_weight, style_weight, tv_weight, style_size,
                            content_layer, style_layers, channels, residual_blocks, kw)
 
@@ -436,7 +443,7 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
                 lr: float = 1e-4, lr_decay: float = 5e-5, scale_jitter: Sequence[float] = (1.0, 2.0),
                 checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                 seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
-                workers: int | None = None, callback: Callback | None = None) -> AdaINModel:
+                workers: int | None = None, callback: Callback | None = None, minutes: float | None = None) -> AdaINModel:
     """Train an AdaIN decoder: photos from `content` (default $BRUSHWORK_DATA/photos), styles
     from `styles` (default $BRUSHWORK_DATA/paintings). The encoder is the frozen VGG-19.
 
@@ -447,7 +454,7 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
     for value, what in ((content_weight, "content weight"), (style_weight, "style weight")):
         _non_negative(value, what)
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
-                    preview_every, seed, device, dtype, workers, callback)
+                    preview_every, seed, device, dtype, workers, callback, minutes)
     opt = _Common.make(output, multiple=AdaINNet.multiple, **kw)
     photos = ImageFolder(content if content is not None else data_dir("photos"), "content")
     paintings = ImageFolder(styles if styles is not None else data_dir("paintings"), "style")
