@@ -1,0 +1,113 @@
+"""Our trained networks vs the ONNX networks we ship, on the styles ours were trained on.
+
+For each style of a multistyle `.bw` (its style images are found by name in
+`$BRUSHWORK_DATA/samples/style`) and each sample photo, at long side `--size`:
+
+  multistyle   apply(photo, model=presets.with_weights(k))       our preset network
+  adain        apply(photo, model=adain.bw, style=painting)      our AdaIN decoder (if --adain)
+  onnx         apply(photo, style=painting)                      the Magenta arbitrary network
+
+Times are per photo, after a warm-up, with each style already prepared (encoded) once.
+
+(The 26 ONNX presets cannot be compared style for style: their paintings are not shipped. The
+arbitrary network, given the very painting, is the strongest ONNX alternative.) Metrics from
+`brushwork.metrics.evaluate`: Gram distance and sliced Wasserstein to the painting (style),
+content distance and SSIM to the photo (content). A method is better when it is closer to the
+painting at no worse content fidelity; the table gives the means and each method's wins.
+
+    .venv/bin/python bench/trained_vs_onnx.py --presets presets.bw --adain adain.bw
+Results: bench/results/<timestamp>-trained/{results.json,table.md,sheet.png}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+from _common import REPO, data_dir  # noqa: E402
+from brushwork.feedforward import apply, load_stylizer  # noqa: E402
+from brushwork.feedforward.modelfile import load_model  # noqa: E402
+from brushwork.image import fit, load_image, resize, save_image  # noqa: E402
+from brushwork.metrics import evaluate  # noqa: E402
+
+PHOTOS = ("tubingen.jpg", "chicago.jpg", "golden_gate.jpg", "sailboat.jpg", "newyork.jpg", "hoovertowernight.jpg")
+METRICS = ("gram_distance", "sliced_wasserstein", "content_distance", "ssim")
+LOWER_IS_BETTER = {"gram_distance": True, "sliced_wasserstein": True, "content_distance": True, "ssim": False}
+
+
+def style_file(name: str) -> Path:
+    for p in sorted((data_dir() / "samples" / "style").iterdir()):
+        if p.stem == name:
+            return p
+    raise SystemExit(f"no painting named {name!r} in {data_dir() / 'samples' / 'style'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presets", required=True, help="our multistyle .bw")
+    ap.add_argument("--adain", help="our AdaIN .bw")
+    ap.add_argument("--photos", type=int, default=3)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+    out = REPO / "bench" / "results" / f"{datetime.now():%Y%m%d-%H%M%S}-trained"
+    out.mkdir(parents=True)
+    presets = load_model(a.presets, a.device)
+    adain = load_model(a.adain, a.device) if a.adain else None
+    photos = []
+    for name in PHOTOS[:a.photos]:
+        img = load_image(data_dir() / "samples" / "content" / name)
+        photos.append((Path(name).stem, resize(img, fit(img.shape[-2:], a.size))))
+    rows, sheet = [], []
+    for k, style_name in enumerate(presets.styles):
+        painting = style_file(style_name)
+        # each stylizer is made once per style (style images encoded), then timed per photo
+        stylizers = {"multistyle": presets.with_weights(k), "onnx": load_stylizer(style=painting, device=a.device)}
+        if adain is not None:
+            stylizers["adain"] = load_stylizer(style=painting, model=adain, device=a.device)
+        for photo_name, photo in photos:
+            row_images = [photo]
+            for method, stylizer in stylizers.items():
+                apply(photo, model=stylizer)                     # warm-up
+                t = time.perf_counter()
+                image = apply(photo, model=stylizer)
+                secs = time.perf_counter() - t
+                png = out / f"{style_name}_{photo_name}_{method}.png"
+                save_image(image, png)
+                m = evaluate(image, content=photo, style=painting, device=a.device)
+                rows.append({"style": style_name, "photo": photo_name, "method": method, "seconds": secs, **m})
+                row_images.append(image)
+                print(f"{style_name:24s} {photo_name:18s} {method:10s} {secs:5.2f} s  "
+                      + "  ".join(f"{k} {m[k]:.3f}" for k in METRICS), flush=True)
+            if photo_name == photos[0][0]:
+                sheet.append(torch.cat([resize(i, photo.shape[-2:]) for i in row_images], dim=-1))
+    save_image(torch.cat(sheet, dim=-2), out / "sheet.png")
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = [f"{len(presets.styles)} styles × {len(photos)} photos at long side {a.size}, device {a.device}, "
+             f"{datetime.now():%Y-%m-%d}", "",
+             "| method | s / photo | " + " | ".join(METRICS) + " | wins (Gram, vs onnx) |",
+             "|---|---|" + "---|" * len(METRICS) + "---|"]
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        wins = sum(r["gram_distance"] < o["gram_distance"] for r in mine for o in rows
+                   if o["method"] == "onnx" and o["style"] == r["style"] and o["photo"] == r["photo"])
+        lines.append(f"| {method} | {statistics.median(r['seconds'] for r in mine):.2f} | "
+                     + " | ".join(f"{statistics.mean(r[k] for r in mine):.3f}" for k in METRICS)
+                     + f" | {wins}/{len(mine)} |")
+    table = "\n".join(lines)
+    print(table)
+    (out / "table.md").write_text(table + "\n")
+    (out / "results.json").write_text(json.dumps({"rows": rows, "args": vars(a)}, indent=2))
+    print(f"results in {out}")
+
+
+if __name__ == "__main__":
+    main()
