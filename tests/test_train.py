@@ -83,6 +83,7 @@ def test_fast_training_lowers_the_loss_and_saves_what_it_returns(data, tmp_path,
     assert card["kind"] == "fast" and card["styles"][0]["name"] == "stripes" and card["styles"][0]["thumbnail"]
     assert t["steps"] == 12 and t["seed"] == 0 and t["data"]["count"] == 4
     assert t["data"]["augmentation"]["crop"] == 32 and t["data"]["augmentation"]["hflip"]
+    assert t["data"]["quality_note"].startswith("4 images, each drawn about 6 times: a random 32 px crop")
     assert set(t["final_losses"]) == {"content", "style", "tv"}
     assert (tmp_path / "stripes.step000006.png").is_file() and (tmp_path / "stripes.step000012.png").is_file()
     assert checkpoint_path(out).is_file() and seen[5].image is not None
