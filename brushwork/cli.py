@@ -371,9 +371,18 @@ def _tile(text: str) -> int:
 
 def _cmd_presets(a: argparse.Namespace) -> int:
     from .feedforward import preset_sheet, presets
+    from .feedforward.apply import load_multistyle
+    model = load_multistyle(a.model, a.device) if a.model is not None else None
     if a.sheet is None:
         if a.output is not None:
             raise InputError("-o is for the contact sheet: give --sheet PHOTO too")
+        if model is not None:
+            for i, name in enumerate(model.styles):
+                print(f"{i:>3}  {name}")
+            if not a.quiet:
+                print(f"use one with 'brushwork apply PHOTO --model {a.model} --preset NAME -o OUT.png'",
+                      file=sys.stderr)
+            return 0
         for p in presets():
             print(f"{p.index:>3}  {p.look}")
         if not a.quiet:
@@ -384,10 +393,11 @@ def _cmd_presets(a: argparse.Namespace) -> int:
         raise InputError("give -o SHEET.png to write the contact sheet to")
     from .image import check_output_path, save_image
     check_output_path(a.output)
-    sheet = preset_sheet(a.sheet, device=a.device)
+    sheet = preset_sheet(a.sheet, device=a.device, model=model)
     save_image(sheet, a.output)
     if not a.quiet:
-        print(f"wrote {a.output} ({sheet.shape[-1]}x{sheet.shape[-2]}: the photo and presets 0-25)", file=sys.stderr)
+        what = "presets 0-25" if model is None else f"the {len(model.styles)} styles of {a.model}"
+        print(f"wrote {a.output} ({sheet.shape[-1]}x{sheet.shape[-2]}: the photo and {what})", file=sys.stderr)
     return 0
 
 
@@ -501,6 +511,8 @@ def _apply_parsers(sub: Any) -> None:
                         epilog="examples:\n  brushwork presets\n  brushwork presets --sheet photo.jpg -o sheet.png",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ps.add_argument("--sheet", metavar="PHOTO", default=None, help="paint this photo with every preset")
+    ps.add_argument("--model", metavar="FILE", default=None,
+                    help="list (or paint on the sheet) the styles of a multistyle network you trained, .bw")
     ps.add_argument("-o", "--output", type=Path, default=None, help="the contact sheet to write (with --sheet)")
     ps.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                     help="where to compute (default auto: cuda > mps > cpu)")

@@ -197,3 +197,20 @@ def test_cli_apply_picks_a_style_of_a_multistyle_model(style_set, tmp_path, caps
     assert not (tmp_path / "x.png").exists()
     kiss = load_model(style_set, device="cpu").with_weights(2)(load_image(photo))
     assert (load_image(tmp_path / "k.png") - kiss).abs().max() < 1 / 255 + 1e-6
+
+
+def test_cli_lists_and_sheets_the_styles_of_a_multistyle_model(style_set, saved, tmp_path, capsys):
+    from brushwork.cli import main
+    from brushwork.image import load_image
+    assert main(["presets", "--model", str(style_set)]) == 0
+    assert capsys.readouterr().out.split() == ["0", "wave", "1", "udnie", "2", "kiss"]
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)).save(photo)
+    sheet = tmp_path / "sheet.png"
+    assert main(["presets", "--model", str(style_set), "--sheet", str(photo), "-o", str(sheet), "-q"]) == 0
+    img = load_image(sheet)[0]
+    painted = [bool((img[:, 40:, 6 + n * 262:262 + n * 262] < 0.95).any()) for n in range(7)]
+    assert painted == [True] * 4 + [False] * 3        # one row of 256 px tiles: the photo and three styles
+    assert main(["presets", "--model", str(saved)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "has one style" in err

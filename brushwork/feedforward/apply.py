@@ -82,10 +82,7 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
                              "only with an AdaIN model (or give --style without --model)")
         return as_stylizer(loaded.with_style(style), device)
     if given == ["preset", "model"]:
-        loaded = load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
-        if not hasattr(loaded, "with_weights"):
-            raise InputError(f"{getattr(loaded, 'name', 'this model')} has one style; pick styles (--preset) "
-                             "only with a multistyle model")
+        loaded = load_multistyle(model, device)
         weights = preset_weights(preset, len(loaded.weights), loaded.styles)
         return as_stylizer(loaded.with_weights(weights.tolist()), device)
     if len(given) != 1:
@@ -98,6 +95,15 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
     if isinstance(model, (str, os.PathLike)):
         return load_model_file(model, device)
     return as_stylizer(model, device)
+
+
+def load_multistyle(model: Any, device: str = "auto") -> Any:
+    """A multistyle model (a `.bw` path or a loaded one: it has `with_weights` and `styles`)."""
+    loaded = load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
+    if not hasattr(loaded, "with_weights"):
+        raise InputError(f"{getattr(loaded, 'name', 'this model')} has one style; picking styles (--preset) "
+                         "needs a multistyle model")
+    return loaded
 
 
 def load_model_file(path: str | os.PathLike, device: str = "auto") -> Stylizer:
@@ -217,21 +223,27 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def preset_sheet(content: ImageSource, tile: int = 256, columns: int = 7, work: int = 512,
-                 device: str = "auto") -> torch.Tensor:
-    """All presets on one labelled contact sheet: the photo, then presets 0-25 (27 tiles).
+                 device: str = "auto", model: Any = None) -> torch.Tensor:
+    """All presets on one labelled contact sheet: the photo, then presets 0-25 (27 tiles); with a
+    multistyle `model` (a `.bw` path or a loaded one), the photo and each of its styles.
 
-    Each preset paints the photo at `work` px (long side), shown shrunk to `tile` px, so the
+    Each style paints the photo at `work` px (long side), shown shrunk to `tile` px, so the
     strokes look as they would on a mid-sized photo rather than blown up.
     """
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
     from ..image import to_pil
+    styles = load_multistyle(model, device) if model is not None else None
     image = load_content(content)
     photo = resize(image, fit(image.shape[-2:], work))
     thumb_hw = fit(image.shape[-2:], tile)
-    tiles = [("photo", photo)] + [(str(i), apply(photo, preset=i, tile=0, device=device))
-                                  for i in range(NUM_PRESETS)]
+    if styles is None:
+        painted = [(str(i), apply(photo, preset=i, tile=0, device=device)) for i in range(NUM_PRESETS)]
+    else:
+        painted = [(f"{i} {name}", apply(photo, model=styles.with_weights(i), tile=0))
+                   for i, name in enumerate(styles.styles)]
+    tiles = [("photo", photo)] + painted
     th, tw = thumb_hw
     pad, label = 6, 20
     rows = -(-len(tiles) // columns)
