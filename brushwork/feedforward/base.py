@@ -113,7 +113,9 @@ def shared_norms(paint: Painter, whole: torch.Tensor, network: nn.Module) -> Pai
             if mean is None:
                 raise RuntimeError("a tile ran a norm layer more often than the whole image did")
             x = inputs[0]
-            return F.instance_norm(x, mean.to(x.dtype), var.to(x.dtype), module.weight, module.bias,
+            # statistics in the affine parameters' dtype: float32 beside a float16 input (CUDA autocast)
+            dt = module.weight.dtype if module.weight is not None else x.dtype
+            return F.instance_norm(x, mean.to(dt), var.to(dt), module.weight, module.bias,
                                    use_input_stats=False, eps=module.eps)
 
         with _hooked(norms, replay):
