@@ -655,7 +655,8 @@ def _video_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("input", help="a video file (mp4, mov, mkv, webm, gif, ...) or a folder of frames")
     src = v.add_argument_group("style (give one)")
-    src.add_argument("--preset", default=None, metavar="N[:W],...", help="a built-in style 0-25 or a blend (fast method); with a multistyle --model, its styles")
+    src.add_argument("--preset", default=None, metavar="N[:W],...",
+                     help="a built-in style 0-25 or a blend (fast method); with a multistyle --model, its styles")
     src.add_argument("--style", action="append", default=None, metavar="IMAGE",
                      help="a style image (fast: the arbitrary-style network; optimize: repeat to blend styles)")
     src.add_argument("--model", default=None, metavar="FILE", help="a network you trained, .bw (fast method)")

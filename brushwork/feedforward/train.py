@@ -282,7 +282,8 @@ def _fit(job: _Job, opt: _Common, seed: int, data: dict[str, Any]) -> Any:
     _save_checkpoint(ckpt, job, seed, step, adam.state_dict(), window)
     data = {k: {**v, "quality_note": _augmentation_note(v["count"], step * opt.batch_size, opt.augment())}
             for k, v in data.items()}
-    training = {**data, **job.config, "steps": step, "planned_steps": opt.steps, "seed": seed, "device": str(opt.device),
+    training = {**data, **job.config, "steps": step, "planned_steps": opt.steps, "seed": seed,
+                "device": str(opt.device),
                 "precision": str(opt.dtype).replace("torch.", ""), "resumed_at": start or None,
                 "final_losses": {k: sum(v) / len(v) for k, v in window.items() if v},
                 "seconds": round(time.perf_counter() - t0, 1)}
@@ -467,7 +468,8 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
                 lr: float = 1e-4, lr_decay: float = 5e-5, scale_jitter: Sequence[float] = (1.0, 2.0),
                 checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                 seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
-                workers: int | None = None, callback: Callback | None = None, minutes: float | None = None) -> AdaINModel:
+                workers: int | None = None, callback: Callback | None = None,
+                minutes: float | None = None) -> AdaINModel:
     """Train an AdaIN decoder: photos from `content` (default $BRUSHWORK_DATA/photos), styles
     from `styles` (default $BRUSHWORK_DATA/paintings). The encoder is the frozen VGG-19.
 
