@@ -59,6 +59,9 @@ def main() -> None:
     a = ap.parse_args()
     if not (BUNDLE / "vgg19.bin").is_file():
         raise SystemExit(f"{BUNDLE} is missing: run release/make_bundle.py first and carry it")
+    import torch
+    if not a.smoke and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU here: the real run needs one (use --smoke for a CPU rehearsal)")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="release-"))
