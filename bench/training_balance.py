@@ -81,7 +81,7 @@ def optimum(photo: torch.Tensor, loss, rounds: int) -> tuple[torch.Tensor, dict[
         terms = loss(y)
         total = sum(terms.values())
         total.backward()
-        last.update({k: float(v) for k, v in terms.items()})
+        last.update({k: float(v.detach()) for k, v in terms.items()})
         return total
     for _ in range(rounds):
         opt.step(closure)
