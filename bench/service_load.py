@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     s, d = res["status_ms"], res["status_ms_after_submissions"]
     table = "\n".join([
-        f"| measure | value |", "|---|---|",
+        "| measure | value |", "|---|---|",
         f"| jobs (fast preset {a.preset}, {photo_desc}) | {a.jobs} from {a.clients} clients |",
         f"| done / distinct ids / ran exactly once | {n_done} / {len(set(ids))} / "
         f"{sum(1 for n in runs.values() if n == 1)} |",

@@ -15,7 +15,7 @@ from PIL import Image
 from skimage import data
 
 import brushwork
-from brushwork.cli import main
+from cli_util import OUTPUT_BYTES, assert_refused, run_cli
 from brushwork.errors import InputError, MissingWeightsError
 from brushwork.feedforward import NUM_PRESETS, apply, preset_sheet, preset_weights, presets
 from brushwork.feedforward.apply import list_images, load_stylizer
@@ -23,7 +23,6 @@ from brushwork.feedforward.presets import ArbitraryStylizer
 from brushwork.image import array_to_tensor, luminance, resize, rgb_to_yiq
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-OUTPUT_BYTES = b"an earlier result that must survive"
 
 
 @pytest.fixture(scope="module")
@@ -243,26 +242,6 @@ def files(tmp_path: Path) -> dict[str, str]:
     f["out_dir"].mkdir()
     f["out"].write_bytes(OUTPUT_BYTES)
     return {k: str(v) for k, v in f.items()}
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_refused(code: int, out: str, err: str, files: dict[str, str]) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, (code, err)
-    assert len(lines) == 1, err
-    assert "Traceback" not in out + err
-    assert lines[0].startswith("brushwork"), lines[0]
-    assert Path(files["out"]).read_bytes() == OUTPUT_BYTES
-    assert os.listdir(files["out_dir"]) == ["out.png"]
-    return lines[0]
 
 
 APPLY = ["apply", "{content}", "-q", "-o", "{out}"]

@@ -18,11 +18,10 @@ import torch
 from PIL import Image
 
 import brushwork
-from brushwork.cli import main
+from cli_util import OUTPUT_BYTES, assert_refused, run_cli
 from brushwork.optimize import engine
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-OUTPUT_BYTES = b"an earlier result that must survive"
 
 
 def noise_png(path: Path, w: int, h: int, seed: int = 0) -> Path:
@@ -86,28 +85,6 @@ def no_network(monkeypatch):
         raise AssertionError("VGG-19 was built: the input was not refused before the work started")
 
     monkeypatch.setattr(engine, "vgg19", refuse)
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """brushwork.cli.main in-process: (exit code, stdout, stderr)."""
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse errors exit through SystemExit
-        code = e.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_refused(code: int, out: str, err: str, files: dict[str, str]) -> str:
-    """Exit 2, one non-empty line on stderr, no traceback, output untouched and nothing left beside it."""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, (code, err)
-    assert len(lines) == 1, err
-    assert "Traceback" not in out + err
-    assert lines[0].startswith("brushwork"), lines[0]
-    assert Path(files["out"]).read_bytes() == OUTPUT_BYTES
-    assert os.listdir(files["out_dir"]) == ["out.png"]
-    return lines[0]
 
 
 STYLIZE = ["stylize", "{content}", "{style}", "-q", "-o", "{out}"]

@@ -1,5 +1,4 @@
 """Texture synthesis and CNN-representation inversion."""
-import torch
 
 import brushwork
 from brushwork.metrics import gram_distance, ssim
