@@ -76,7 +76,7 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
     """
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
     if given == ["style", "model"]:
-        loaded = load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
+        loaded = _loaded(model, device)
         if not hasattr(loaded, "with_style"):
             raise InputError(f"{getattr(loaded, 'name', 'this model')} paints its own style; give a style image "
                              "only with an AdaIN model (or give --style without --model)")
@@ -92,14 +92,17 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
         return PresetStylizer(preset, device)
     if style is not None:
         return ArbitraryStylizer(style, device)
-    if isinstance(model, (str, os.PathLike)):
-        return load_model_file(model, device)
-    return as_stylizer(model, device)
+    return as_stylizer(_loaded(model, device), device)
+
+
+def _loaded(model: Any, device: str) -> Any:
+    """A model given as a `.bw` path, loaded; anything else as it is."""
+    return load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
 
 
 def load_multistyle(model: Any, device: str = "auto") -> Any:
     """A multistyle model (a `.bw` path or a loaded one: it has `with_weights` and `styles`)."""
-    loaded = load_model_file(model, device) if isinstance(model, (str, os.PathLike)) else model
+    loaded = _loaded(model, device)
     if not hasattr(loaded, "with_weights"):
         raise InputError(f"{getattr(loaded, 'name', 'this model')} has one style; picking styles (--preset) "
                          "needs a multistyle model")
