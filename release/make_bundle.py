@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -83,7 +84,8 @@ def main() -> None:
         sources.append(f"styles/{Path(name).stem}.jpg\tsamples/style/{name}")
     shutil.copyfile(weights_path(), out / "vgg19.bin")
     (out / "SOURCES.tsv").write_text("packed\toriginal (under $BRUSHWORK_DATA)\n" + "\n".join(sources) + "\n")
-    repo = sum(Path(p).stat().st_size for p in os.popen("git ls-files").read().split() if Path(p).is_file()) / 2**20
+    tracked = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, check=True).stdout
+    repo = sum(Path(p).stat().st_size for p in tracked.split("\0") if p and Path(p).is_file()) / 2**20
     total = _size_mib(out) + repo
     print(f"{out}: {n_photos} photos, {n_paintings} paintings, {len(STYLES)} styles, VGG-19; "
           f"{_size_mib(out):.1f} MiB + repository {repo:.1f} MiB = {total:.1f} of {LIMIT_MIB} MiB")
