@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 import struct
 import warnings
 import zlib
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
+from .files import atomic_path
 
 MAX_PIXELS = 100_000_000  # refuse larger inputs before decoding (decompression bombs)
 MAX_SIDE = 16_384         # largest output side we accept
@@ -338,19 +338,11 @@ def save_image(img: torch.Tensor, path: str | os.PathLike, alpha: torch.Tensor |
         raise InputError("16-bit output needs a .png file without alpha")
     pil = None if bits == 16 else to_pil(img, None if fmt == "JPEG" else alpha)  # JPEG: keep the composite
     # The temp file sits beside the target, so the rename is atomic; open() applies the umask.
-    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        try:
-            with open(tmp, "xb") as f:
-                if pil is None:
-                    f.write(_png16(img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()))
-                else:
-                    pil.save(f, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)  # gone already after a successful rename
-    except OSError as e:
-        raise InputError(f"{p}: cannot write ({e.strerror or e})") from None
+    with atomic_path(p) as tmp, open(tmp, "xb") as f:
+        if pil is None:
+            f.write(_png16(img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()))
+        else:
+            pil.save(f, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
     return p
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import BrushworkError, InputError
+from ..files import atomic_path
 from .modelfile import AdaINModel, FastModel, MultiStyleModel, TrainedModel, load_model
 from .networks import AdaINNet, TransformerNet, mean_std
 
@@ -132,8 +132,7 @@ def export_onnx(model: TrainedModel | str | os.PathLike, path: str | os.PathLike
         raise InputError(f"{out}: is a folder" if out.is_dir() else f"{out.parent}: output folder does not exist")
     module, names, axes = _wrapper(model)
     module = module.cpu().eval()
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
             torch.onnx.export(module, _example(model, 64, 96), str(tmp), dynamo=False, input_names=names,
@@ -142,11 +141,6 @@ def export_onnx(model: TrainedModel | str | os.PathLike, path: str | os.PathLike
         error = check_onnx(model, tmp) if check else None
         if error is not None and not error <= tolerance:
             raise BrushworkError(f"ONNX export does not match PyTorch: max difference {error:.3g} > {tolerance:g}")
-        os.replace(tmp, out)
-    except OSError as e:
-        raise InputError(f"{out}: cannot write ({e.strerror or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return Exported(out, error)
 
 

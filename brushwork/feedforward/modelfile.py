@@ -23,7 +23,6 @@ import datetime as _dt
 import io
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,6 +32,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import InputError
+from ..files import atomic_path
 from ..image import ImageSource, check_writable_file, fit, load_image, load_mask, resize, to_pil
 from .base import Painter, TorchStylizer
 from .networks import AdaINNet, TransformerNet, mean_std, pad_to_multiple
@@ -299,17 +299,9 @@ def save_model(network: nn.Module | TrainedModel, path: str | os.PathLike, card:
     p = check_model_path(path)
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in network.state_dict().items()}
-    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        try:
-            data = save(tensors, metadata={METADATA_KEY: json.dumps(card, separators=(",", ":"))})
-            with open(tmp, "xb") as f:  # open() applies the umask (safetensors' own writer makes 0600 files)
-                f.write(data)
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)
-    except OSError as e:
-        raise InputError(f"{p}: cannot write ({e.strerror or e})") from None
+    data = save(tensors, metadata={METADATA_KEY: json.dumps(card, separators=(",", ":"))})
+    with atomic_path(p) as tmp, open(tmp, "xb") as f:  # open() applies the umask (safetensors' writer: 0600)
+        f.write(data)
     return p
 
 

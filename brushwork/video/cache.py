@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..files import atomic_path
 
 MANIFEST = "manifest.json"
 VERSION = 1
@@ -91,15 +91,8 @@ class FrameCache:
     def save(self, index: int, frame: np.ndarray) -> None:
         """Store one (H, W, 3) uint8 frame atomically."""
         from PIL import Image
-        p = self.path(index)
-        tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
-        try:
+        with atomic_path(self.path(index)) as tmp:
             Image.fromarray(frame).save(tmp, format="PNG", compress_level=1)
-            os.replace(tmp, p)
-        except OSError as e:
-            raise InputError(f"{p}: cannot write ({e.strerror or e})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def load(self, index: int) -> np.ndarray:
         from PIL import Image
@@ -121,9 +114,5 @@ class FrameCache:
 
     @staticmethod
     def _write_json(path: Path, data: dict) -> None:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
+        with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import InputError
+from ..files import temp_beside
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts", ".wmv",
@@ -276,10 +277,6 @@ def output_kind(path: str | os.PathLike) -> str:
     return "folder"
 
 
-def _tmp_beside(p: Path, suffix: str = "") -> Path:
-    return p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp{suffix}")
-
-
 def _ours(folder: Path) -> bool:
     """A folder we may replace: holds nothing but numbered PNG frames."""
     return all(f.is_file() and _FRAME_NAME.match(f.name) for f in folder.iterdir())
@@ -342,11 +339,11 @@ class VideoWriter:
         self.audio_error: str | None = None  # why the input's audio was left out, if it was
         self._container = self._stream = None
         if self.kind == "folder":
-            self._tmp = _tmp_beside(self.path)
+            self._tmp = temp_beside(self.path)
             self._tmp.mkdir()
             return
         import av
-        self._tmp = _tmp_beside(self.path, self.path.suffix)
+        self._tmp = temp_beside(self.path, self.path.suffix)
         self._container = av.open(str(self._tmp), "w", format=self.kind)
         h, w = self.size
         if self.kind == "gif":
@@ -415,7 +412,7 @@ class VideoWriter:
             self._container = None
             final = self._tmp
             if self.audio_from is not None and self.kind != "gif":
-                muxed = _tmp_beside(self.path, self.path.suffix)
+                muxed = temp_beside(self.path, self.path.suffix)
                 try:
                     self.audio = _mux_audio(self._tmp, self.audio_from, muxed, self.kind, self.audio_start,
                                             self.frames / float(self.fps))
@@ -442,7 +439,7 @@ class VideoWriter:
                 kept = self.path.with_name(f"{self.path.name}-new-{secrets.token_hex(2)}")
                 os.replace(self._tmp, kept)
                 raise InputError(f"{self.path}: now holds other files; the frames were left in {kept}")
-            old = _tmp_beside(self.path)
+            old = temp_beside(self.path)
             os.replace(self.path, old)
         os.replace(self._tmp, self.path)
         if old is not None:
