@@ -148,7 +148,7 @@ def test_sweeper_prunes_delivered_broker_messages(app, client, running):
     """kombu's SQL transport keeps delivered messages for good; the sweeper deletes old ones."""
     from sqlalchemy import create_engine, text
 
-    from brushwork.service.jobs import prune_broker
+    from brushwork.service.sweeper import prune_broker
     r = submit(client, png_bytes(64, 64), preset="2", size="64")
     assert wait_state(client, r.json()["id"], r.json()["token"])["state"] == "done"
     svc = app.state.service

@@ -131,12 +131,11 @@ def test_bad_json_and_ids(client):
 
 
 def test_no_stack_traces(tmp_path, monkeypatch):
-    import brushwork.service.api as api
     app = create_app(config(tmp_path), sweeper=False)
 
     def boom(*a, **k):
         raise RuntimeError("secret internals at /srv/brushwork/x.py")
-    monkeypatch.setattr(api, "check_image", boom)
+    monkeypatch.setattr(app.state.service.storage, "adopt", boom)
     client = TestClient(app, raise_server_exceptions=False)
     r = submit(client)
     assert r.status_code == 500

@@ -71,7 +71,7 @@ def test_cancel_a_queued_job(tmp_path):
 def test_expired_files_are_deleted(tmp_path):
     import time
 
-    from brushwork.service.jobs import sweep
+    from brushwork.service.sweeper import sweep
     app = create_app(config(tmp_path), sweeper=False)
     svc = app.state.service
     c = TestClient(app)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from brushwork.errors import InputError
 from brushwork.service.app import create_app
-from brushwork.service.jobs import check_webhook_url
+from brushwork.service.addresses import check_webhook_url
 from brushwork.service.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
 from service_util import config, free_port, submit, wait_for, wait_state, worker
 

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brushwork.service.app import create_app
-from brushwork.service.jobs import Service, sweep
+from brushwork.service.jobs import Service
+from brushwork.service.sweeper import sweep
 from service_util import config, png_bytes, submit, wait_for, wait_state
 
 

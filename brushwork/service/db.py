@@ -9,8 +9,24 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint,
-                        create_engine, event, select, update)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    desc,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -134,6 +150,49 @@ class Database:
         values.setdefault("updated_at", time.time())
         with self.session() as s:
             return s.execute(stmt.values(**values)).rowcount == 1
+
+    def finish(self, job_id: str, state: str, message: str, *, where: dict[str, Any] | None = None,
+               **values: Any) -> bool:
+        """End a job (done, failed or cancelled), if `where` still holds: every way a job ends
+        goes through here, so a finished job always has its time and no lease."""
+        assert state in FINISHED
+        return self.update(job_id, where=where, state=state, message=message, finished_at=time.time(),
+                           lease_until=None, **values)
+
+    def cancel(self, job_id: str) -> None:
+        """Ask a job to stop: a queued one is cancelled at once, a running one at its next report."""
+        self.update(job_id, cancel_requested=True)
+        self.finish(job_id, "cancelled", "cancelled", where={"state": "queued"})
+
+    def client_bytes(self, client: str) -> int:
+        """What one client's jobs hold on disk."""
+        with self.Session() as s:
+            return int(s.scalar(select(func.coalesce(func.sum(Job.stored_bytes), 0)).where(Job.client == client))
+                       or 0)
+
+    def published(self, sort: str, limit: int, offset: int) -> list[Job]:
+        """Gallery jobs, newest first (`sort="top"`: most liked first)."""
+        order = (desc(Job.likes), desc(Job.published_at)) if sort == "top" else (desc(Job.published_at),)
+        with self.Session() as s:
+            return list(s.scalars(select(Job).where(Job.public.is_(True)).order_by(*order).limit(limit)
+                                  .offset(offset)))
+
+    def like(self, job_id: str, client: str) -> int | None:
+        """One like per client: the job's likes after this one, or None if the client liked it before."""
+        try:
+            with self.session() as s:
+                s.add(Like(job_id=job_id, client=client))
+                s.flush()
+                s.execute(update(Job).where(Job.id == job_id).values(likes=Job.likes + 1))
+        except IntegrityError:
+            return None
+        job = self.get(job_id)
+        return job.likes if job is not None else None
+
+    def expired(self, now: float) -> list[str]:
+        """Finished jobs whose files are past their expiry."""
+        with self.Session() as s:
+            return list(s.scalars(select(Job.id).where(Job.expires_at < now, Job.state.in_(FINISHED))))
 
     def claim(self, job_id: str, run_id: str, worker: str, lease_s: float, max_attempts: int) -> bool:
         """Atomically take a job that is queued, or running under an expired lease (its worker

@@ -11,8 +11,8 @@ where `secret` is the job's `webhook_secret` (returned once, when the job is sub
 holds the job's token from its submission and adds it to the links.
 
 Sending raises `Retry` for failures worth retrying (network errors, 5xx, 408, 429, SMTP
-trouble) and `Permanent` for the others; the Celery task (queue.py) retries with exponential
-backoff and records the outcome on the job.
+trouble) and `Permanent` for the others; `attempt` (what the queue's notify task runs) retries
+with exponential backoff and records the outcome on the job.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from ..errors import InputError
+from .addresses import check_webhook_url
 from .db import Job
 
 SIGNATURE_HEADER = "X-Brushwork-Signature"
@@ -76,7 +77,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def send_webhook(job: Job, public_url: str, timeout: float, allow_private: bool) -> int:
-    from .jobs import check_webhook_url
     if not job.webhook_url or not job.webhook_secret:
         raise Permanent("no webhook")
     try:
@@ -151,3 +151,20 @@ def record(svc, job_id: str, channel: str, outcome: str) -> None:
         job = s.get(Job, job_id)
         if job is not None:
             job.notified = {**(job.notified or {}), channel: outcome[:200]}
+
+
+def attempt(svc, job_id: str, channel: str, tries_before: int) -> float | None:
+    """One try at a notification: None when it is settled (sent, or failed for good), else the
+    seconds to wait before the next try (`notify_backoff_s`, doubling)."""
+    cfg = svc.cfg
+    try:
+        deliver(svc, job_id, channel)
+    except Retry as e:
+        if tries_before >= cfg.notify_retries:
+            record(svc, job_id, channel, f"failed after {tries_before + 1} tries: {e}")
+            return None
+        record(svc, job_id, channel, f"retrying: {e}")
+        return cfg.notify_backoff_s * 2 ** tries_before
+    except Permanent as e:
+        record(svc, job_id, channel, f"failed: {e}")
+    return None

@@ -3,7 +3,8 @@
 `brushwork serve` starts, by default, two worker nodes as children: one consuming `fast` and
 `notify`, one consuming `slow`, each with `workers` processes, so fast jobs never wait behind
 image iteration. A child that dies is started again. Settings reach the children through
-BRUSHWORK_* environment variables (ServiceConfig.to_env).
+BRUSHWORK_* environment variables (ServiceConfig.to_env). `worker` is the worker processes'
+composition root: it binds the queue's tasks to a `jobs.Runner`.
 """
 from __future__ import annotations
 
@@ -101,12 +102,13 @@ def worker(cfg: ServiceConfig, queues: tuple[str, ...] | None = None, concurrenc
         stop.wait()
         sup.stop()
         return 0
+    from .jobs import Runner
     from .queue import QUEUES, make_celery, worker_argv
     unknown = [q for q in queues if q not in QUEUES]
     if unknown:
         from ..errors import InputError
         raise InputError(f"unknown queue {unknown[0]!r}: the queues are {', '.join(QUEUES)}")
-    app = make_celery(cfg)
+    app = make_celery(cfg, runner=lambda broker: Runner(cfg, broker))   # this process's composition root
     _stop_with_parent()
     app.worker_main(worker_argv(list(queues), concurrency, pool, loglevel))
     return 0

@@ -115,8 +115,8 @@ function setupJob(el) {
     if (s.result) {
       download.href = s.result.url;
       download.hidden = false;
-      if (s.kind === "image") publishForm.hidden = false;
-      if (s.kind === "video" && !$("#result-video")) location.reload();
+      if (d.publishable) publishForm.hidden = false;
+      if (s.result.media_type.startsWith("video/") && !$("#result-video")) location.reload();
     }
     cancel.hidden = !(s.state === "queued" || s.state === "running");
     if (["done", "failed", "cancelled"].includes(s.state)) finished = true;
