@@ -201,7 +201,8 @@ class Database:
         stmt = (update(Job).where(Job.id == job_id, Job.attempts < max_attempts, Job.cancel_requested.is_(False))
                 .where((Job.state == "queued") | ((Job.state == "running") & (Job.lease_until < now)))
                 .values(state="running", run_id=run_id, worker=worker[:200], attempts=Job.attempts + 1,
-                        lease_until=now + lease_s, started_at=now, updated_at=now, message="starting"))
+                        lease_until=now + lease_s, started_at=now, updated_at=now, message="starting",
+                        step=0, total=0))     # a new run reports from its own first step
         with self.session() as s:
             return s.execute(stmt).rowcount == 1
 
