@@ -206,3 +206,36 @@ def test_huge_uploads_stop_early(app):
         assert resp.startswith(b"HTTP/1.1 413"), resp[:200]
         assert sent < 32 * MB          # stopped near the 3 MB limit (socket buffers hold a few MB more)
     assert list(app.state.service.storage.tmp.iterdir()) == []
+
+
+NESTED = b"[" * 20_000 + b"]" * 20_000      # 40 KB: under the JSON body limit, far past Python's recursion limit
+
+
+def test_deeply_nested_json_is_a_400(client):
+    job = submit(client).json()
+    auth = {"Authorization": f"Bearer {job['token']}", "content-type": "application/json"}
+    for url in (f"/api/jobs/{job['id']}/cancel", f"/api/jobs/{job['id']}/publish"):
+        assert "malformed JSON" in reason(client.post(url, content=NESTED, headers=auth), 400)
+        assert "malformed JSON" in reason(client.post(url, content=b'{"a": ' + NESTED + b"}", headers=auth), 400)
+    # `like` needs no token: anyone can send it
+    like = client.post(f"/api/gallery/{job['id']}/like", content=NESTED, headers={"content-type": "application/json"})
+    assert "malformed JSON" in reason(like, 400)
+
+
+def test_a_decompression_bomb_through_the_web_form_is_refused(app, client):
+    before = stored(app)
+    client.get("/")
+    csrf = client.cookies.get("bw_csrf")
+    r = client.post("/submit", files=photo(png_header_only(50_000, 50_000)), data={"preset": "7", "csrf": csrf},
+                    headers={"accept": "text/html"})
+    assert r.status_code == 422 and "decompression bomb" in r.text and "text/html" in r.headers["content-type"]
+    assert stored(app) == before
+
+
+def test_json_endpoints_have_the_small_body_limit(client):
+    """Only the upload endpoints themselves take large bodies; a JSON endpoint below them does not."""
+    job = submit(client).json()
+    auth = {"Authorization": f"Bearer {job['token']}", "content-type": "application/json"}
+    big = b'{"title": "' + b"x" * (2 * MB) + b'"}'
+    for url in (f"/api/jobs/{job['id']}/cancel", f"/api/jobs/{job['id']}/publish", "/api/jobs/"):
+        assert "upload too large" in reason(client.post(url, content=big, headers=auth), 413), url

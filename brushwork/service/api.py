@@ -79,6 +79,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise HTTPException(400, f"malformed JSON: {str(e)[:120]}") from None
+    except RecursionError:
+        raise HTTPException(400, "malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "the JSON body must be an object")
     return data

@@ -103,9 +103,8 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
     slack = 1 * MB
     app.add_middleware(BodyLimit, default=64 * 1024, limits={
         "/api/jobs": 2 * cfg.max_upload_bytes + slack,    # photo + painting
-        "/submit": 2 * cfg.max_upload_bytes + slack,
+        "/submit": cfg.max_video_bytes + cfg.max_upload_bytes + slack,   # the form takes photos and clips
         "/api/videos": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
-        "/submit-video": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
     })
     app.add_middleware(SecurityHeaders)
     return app

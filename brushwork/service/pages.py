@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,12 @@ def _is_video(upload: UploadFile) -> bool:
     f = upload.file
     pos = f.tell()
     try:
-        with Image.open(f):
-            return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(f):
+                return False
+    except Image.DecompressionBombError:
+        return False            # a picture, far too large: checking it says so
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return bool((upload.content_type or "").startswith("video/")) or _looks_like_video(f)
     finally:

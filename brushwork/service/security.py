@@ -133,17 +133,15 @@ def _json_response(status: int, detail: str, html: bool = False):
 
 
 class BodyLimit:
-    """Refuse request bodies over a limit (per path prefix), early and without storing them."""
+    """Refuse request bodies over a limit, early and without storing them. `limits` names the
+    upload endpoints by their exact path (a path below one, such as /api/jobs/{id}/cancel, is
+    not an upload); every other request gets `default`."""
 
     def __init__(self, app, limits: dict[str, int], default: int):
         self.app, self.limits, self.default = app, limits, default
 
     def limit_for(self, path: str) -> int:
-        best = ""
-        for prefix in self.limits:
-            if path.startswith(prefix) and len(prefix) > len(best):
-                best = prefix
-        return self.limits[best] if best else self.default
+        return self.limits.get(path, self.default)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
