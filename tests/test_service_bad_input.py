@@ -239,3 +239,33 @@ def test_json_endpoints_have_the_small_body_limit(client):
     big = b'{"title": "' + b"x" * (2 * MB) + b'"}'
     for url in (f"/api/jobs/{job['id']}/cancel", f"/api/jobs/{job['id']}/publish", "/api/jobs/"):
         assert "upload too large" in reason(client.post(url, content=big, headers=auth), 413), url
+
+
+def test_forwarded_headers_cannot_be_spoofed(tmp_path):
+    """Behind one proxy, the client is the entry that proxy appended (the right-most); what the
+    client wrote to the left of it changes nothing: not the like, not the rate limit."""
+    from brushwork.service.config import ServiceConfig
+    assert ServiceConfig.from_env({"BRUSHWORK_TRUST_FORWARDED": "1"}).trust_forwarded == 1
+    assert ServiceConfig.from_env({"BRUSHWORK_TRUST_FORWARDED": "true"}).trust_forwarded == 1
+    app = create_app(config(tmp_path, trust_forwarded=1, rate_submit=(2, 60.0)), sweeper=False)
+    svc = app.state.service
+    c = TestClient(app)
+    job = submit(c).json()
+    svc.db.update(job["id"], state="done", result="result.png", public=True)
+    like = f"/api/gallery/{job['id']}/like"
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "10.0.0.1, 203.0.113.7"}).status_code == 200
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "10.0.0.2, 203.0.113.7"}).status_code == 409
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200   # another client
+    spoofed = [c.post("/api/jobs", files=photo(png_bytes()), data={"preset": "7"},
+                      headers={"X-Forwarded-For": f"10.9.9.{i}, 203.0.113.50"}) for i in range(3)]
+    assert [r.status_code for r in spoofed] == [202, 202, 429]
+    svc.close()
+
+    app = create_app(config(tmp_path / "two", trust_forwarded=2), sweeper=False)   # two proxies of ours
+    c = TestClient(app)
+    job = submit(c).json()
+    app.state.service.db.update(job["id"], state="done", result="result.png", public=True)
+    like = f"/api/gallery/{job['id']}/like"
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.7, 10.0.0.5"}).status_code == 200
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "2.2.2.2, 203.0.113.7, 10.0.0.6"}).status_code == 409
+    app.state.service.close()

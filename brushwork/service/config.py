@@ -49,7 +49,8 @@ class ServiceConfig:
     # clients
     rate_submit: tuple[int, float] = (20, 60.0)    # jobs per client per window (s)
     rate_requests: tuple[int, float] = (600, 60.0)  # any request per client per window
-    trust_forwarded: bool = False            # use X-Forwarded-For (behind your own proxy only)
+    trust_forwarded: int = 0                 # proxies of yours in front of the service that append the
+                                             # client to X-Forwarded-For (0: the peer is the client)
     cors_origins: tuple[str, ...] = ()       # off by default
 
     # notifications
@@ -148,7 +149,8 @@ def _parse(f: dataclasses.Field, text: str):
     if kind.startswith("bool"):
         return text.strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("int"):
-        return int(text)
+        word = text.strip().lower()       # a yes/no for a count means one / none (TRUST_FORWARDED=true)
+        return 1 if word in ("true", "yes", "on") else 0 if word in ("false", "no", "off") else int(text)
     if kind.startswith("float"):
         return float(text)
     if kind == "Path":

@@ -83,7 +83,9 @@ def serve(cfg: ServiceConfig, host: str = "127.0.0.1", port: int = 8000, workers
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sup = Supervisor(cfg, concurrency=workers, quiet=log_level == "warning").start() if workers > 0 else None
     try:
-        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, proxy_headers=cfg.trust_forwarded,
+        # proxy_headers off: X-Forwarded-For is read by security.client_address, trusting only its
+        # configured number of hops (uvicorn's own reading would change the peer address under it)
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, proxy_headers=False,
                     server_header=False)
     finally:
         if sup is not None:

@@ -4,8 +4,9 @@
   SHA-256, so a leaked database does not give access to anyone's pictures. Every job URL needs
   the token (`Authorization: Bearer TOKEN` or `?token=`); a wrong token is answered exactly
   like a missing job (404), so ids cannot be probed.
-- Clients are told apart by their address (X-Forwarded-For only with `trust_forwarded`),
-  stored as a keyed hash: rate limits, quotas and likes use it.
+- Clients are told apart by their address (with `trust_forwarded` = N proxies: the address the
+  N-th hop from the right of X-Forwarded-For saw), stored as a keyed hash: rate limits, quotas
+  and likes use it.
 - The REST API takes no cookies, so a forged cross-site request has no authority to ride on;
   its state-changing JSON endpoints need `Content-Type: application/json`, which a cross-site
   form cannot send. The HTML form carries a double-submit CSRF token.
@@ -53,15 +54,19 @@ def request_token(request: Request) -> str | None:
     return request.query_params.get("token")
 
 
-def client_address(request: Request, trust_forwarded: bool = False) -> str:
-    if trust_forwarded:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, proxies: int = 0) -> str:
+    """The client's address, behind `proxies` proxies of ours. Each proxy appends the address it
+    was reached from to X-Forwarded-For, so only the last `proxies` hops (counting the peer) are
+    trusted: whatever the client wrote further left is ignored."""
+    peer = request.client.host if request.client else "unknown"
+    if proxies <= 0:
+        return peer
+    hops = [h.strip() for fwd in request.headers.getlist("x-forwarded-for") for h in fwd.split(",")]
+    chain = [h for h in hops if h] + [peer]
+    return chain[max(0, len(chain) - 1 - proxies)][:100]
 
 
-def client_key(request: Request, secret: bytes, trust_forwarded: bool = False) -> str:
+def client_key(request: Request, secret: bytes, trust_forwarded: int = 0) -> str:
     """A stable, keyed hash of the client's address (the address itself is never stored)."""
     addr = client_address(request, trust_forwarded)
     return hmac.new(secret, addr.encode(), hashlib.sha256).hexdigest()[:32]
