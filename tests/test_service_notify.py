@@ -140,3 +140,62 @@ def test_signature_and_targets():
         with pytest.raises(InputError, match="private network"):
             check_webhook_url(url, allow_private=False, resolve=True)
     check_webhook_url("http://127.0.0.1:9/x", allow_private=True)     # what the tests above rely on
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::7f00:1]/x", "http://[2002:7f00:1::]/x", "http://[::ffff:127.0.0.1]/x",
+                                 "http://[::ffff:7f00:1]/x", "http://[64:ff9b::a9fe:a9fe]/latest", "http://[::7f00:1]/x",
+                                 "http://[2002:c0a8:101::1]/x", "http://[64:ff9b:1::1]/x"])
+def test_embedded_private_addresses_are_refused(url):
+    """NAT64, 6to4 and IPv4-mapped forms of loopback, link-local and private addresses."""
+    for resolve in (False, True):
+        with pytest.raises(InputError, match="private network"):
+            check_webhook_url(url, allow_private=False, resolve=resolve)
+
+
+class Rebinding:
+    """A resolver stub: `name` answers `answers[0]` on the first lookup, `answers[1]` after."""
+
+    def __init__(self, monkeypatch, name: str, answers: tuple[str, str]):
+        import socket
+        real, self.lookups = socket.getaddrinfo, 0
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host != name:
+                return real(host, port, *args, **kwargs)
+            self.lookups += 1
+            ip = answers[0] if self.lookups == 1 else answers[1]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, int(port)))]
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _hook_job(url: str):
+    from brushwork.service.db import Job
+    return Job(id="j" * 16, kind="image", quality="fast", state="done", error=None, result="result.png",
+               result_width=64, result_height=48, webhook_url=url, webhook_secret="s3cret")
+
+
+def test_a_rebinding_name_cannot_reach_loopback(monkeypatch):
+    """The name answers a public address when checked and 127.0.0.1 after: the request goes to
+    the checked (public, here unreachable) address, never to the local receiver."""
+    from brushwork.service.notify import Retry, send_webhook
+    hook = Hook([])
+    try:
+        port = hook.server.server_address[1]
+        dns = Rebinding(monkeypatch, "rebind.example", ("93.184.216.34", "127.0.0.1"))
+        with pytest.raises(Retry):
+            send_webhook(_hook_job(f"http://rebind.example:{port}/hook"), "https://paint.example", 1.0, False)
+        assert hook.calls == [] and dns.lookups == 1
+    finally:
+        hook.close()
+
+
+def test_the_webhook_goes_to_the_address_checked(monkeypatch):
+    from brushwork.service.notify import send_webhook
+    hook = Hook([])
+    try:
+        port = hook.server.server_address[1]
+        Rebinding(monkeypatch, "hook.example", ("127.0.0.1", "10.255.255.1"))
+        assert send_webhook(_hook_job(f"http://hook.example:{port}/hook?x=1"), "https://paint.example", 5.0, True) == 200
+        assert len(hook.calls) == 1 and hook.calls[0][1]["Host"] == f"hook.example:{port}"
+    finally:
+        hook.close()

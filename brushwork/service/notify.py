@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
+import socket
 import ssl
 import time
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from typing import Any
 
 from ..errors import InputError
-from .addresses import check_webhook_url
+from .addresses import Target, resolve_target
 from .db import Job
 
 SIGNATURE_HEADER = "X-Brushwork-Signature"
@@ -71,34 +71,56 @@ def payload(job: Job, public_url: str) -> dict[str, Any]:
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could point anywhere (SSRF): don't follow
-        return None
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the checked address; the URL's name is still the Host header."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """Connects to the checked address; TLS checks the certificate against the URL's name."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self.address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def send_webhook(job: Job, public_url: str, timeout: float, allow_private: bool) -> int:
+    """POST the signed payload to the address that was checked (no second lookup, no redirects:
+    either could lead anywhere)."""
     if not job.webhook_url or not job.webhook_secret:
         raise Permanent("no webhook")
     try:
-        check_webhook_url(job.webhook_url, allow_private, resolve=True)
+        target = resolve_target(job.webhook_url, allow_private)
     except InputError as e:
         raise Permanent(str(e)) from None
     body = json.dumps(payload(job, public_url), sort_keys=True, separators=(",", ":")).encode()
     ts = str(int(time.time()))
-    req = urllib.request.Request(job.webhook_url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "brushwork-webhook/1",
-        EVENT_HEADER: f"job.{job.state}", TIMESTAMP_HEADER: ts,
-        SIGNATURE_HEADER: sign(job.webhook_secret, ts, body)})
-    opener = urllib.request.build_opener(_NoRedirect)
+    headers = {"Content-Type": "application/json", "User-Agent": "brushwork-webhook/1",
+               EVENT_HEADER: f"job.{job.state}", TIMESTAMP_HEADER: ts,
+               SIGNATURE_HEADER: sign(job.webhook_secret, ts, body)}
+    conn = (_PinnedHTTPS if target.scheme == "https" else _PinnedHTTP)(target, timeout)
     try:
-        with opener.open(req, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as e:
-        if e.code >= 500 or e.code in (408, 429):
-            raise Retry(f"HTTP {e.code}") from None
-        raise Permanent(f"HTTP {e.code}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise Retry(f"cannot reach the webhook ({getattr(e, 'reason', e)})") from None
+        conn.request("POST", target.path, body=body, headers=headers)
+        code = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as e:
+        raise Retry(f"cannot reach the webhook ({e})") from None
+    finally:
+        conn.close()
+    if code >= 500 or code in (408, 429):
+        raise Retry(f"HTTP {code}")
+    if code >= 300:
+        raise Permanent(f"HTTP {code}")
+    return code
 
 
 def send_email(job: Job, cfg) -> None:
