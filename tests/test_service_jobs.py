@@ -89,3 +89,29 @@ def test_worker_command_refuses_unknown_queues(tmp_path, capsys):
     from brushwork.cli import main
     assert main(["worker", "--queues", "fast,bogus", "--data-dir", str(tmp_path)]) == 2
     assert "unknown queue 'bogus'" in capsys.readouterr().err
+
+
+def test_tokens_stay_out_of_logged_urls(client):
+    """The job page leaves a cookie, so its own requests carry no token in their URLs; answers
+    to a Bearer request link without the token; the access log redacts one sent in a URL."""
+    import logging
+
+    from brushwork.service.security import RedactTokens
+    job = submit(client).json()
+    jid, token = job["id"], job["token"]
+    s = client.get(f"/api/jobs/{jid}", headers={"Authorization": f"Bearer {token}"}).json()
+    assert token not in str(s["links"]) and s["links"]["status"] == f"/api/jobs/{jid}"
+    page = client.get(f"/jobs/{jid}", params={"token": token})
+    assert page.status_code == 200 and f"bw_job_{jid}" in page.headers["set-cookie"]
+    assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
+    assert f'data-status="/api/jobs/{jid}"' in page.text and f"token={token}" not in page.text
+    from fastapi.testclient import TestClient
+    with TestClient(client.app) as browser:          # only the cookie, as the page's scripts send it
+        browser.cookies.set(f"bw_job_{jid}", token)
+        assert browser.get(f"/api/jobs/{jid}").json()["state"] == "queued"
+        assert browser.post(f"/api/jobs/{jid}/cancel", json={}).status_code == 401   # no authority to change
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", f"/api/jobs/{jid}/events?token={token}&x=1", "1.1", 200),
+                               None)
+    RedactTokens().filter(record)
+    assert token not in record.getMessage() and "token=REDACTED&x=1" in record.getMessage()

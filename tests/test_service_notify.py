@@ -127,6 +127,8 @@ def test_email_when_done(served, smtp):
     assert rcpt == ["painter@example.com"] and msg["To"] == "painter@example.com"
     assert msg["Subject"] == "Your brushwork painting is ready"
     assert f"https://paint.example/jobs/{job['id']}?token={job['token']}" in msg.get_content()
+    row = app.state.service.db.get(job["id"])      # the database alone holds no usable token
+    assert job["token"] not in json.dumps({c.name: str(getattr(row, c.name)) for c in row.__table__.columns})
 
 
 def test_signature_and_targets():

@@ -32,7 +32,7 @@ from . import kinds
 from .db import Job
 from .jobs import Service, create_job, links, parse_request, status
 from .kinds import JobKind
-from .security import client_key, request_token, token_matches
+from .security import client_key, link_token, request_token, token_matches
 from .storage import TooLarge
 
 router = APIRouter(prefix="/api")
@@ -88,7 +88,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def job_for(request: Request, job_id: str) -> Job:
     """The job, if the request carries its token; 404 alike for a missing job and a wrong token."""
-    token = request_token(request)
+    token = request_token(request, job_id)
     if not token:
         raise HTTPException(401, "this job needs its token: add ?token=... or an Authorization: Bearer header")
     job = svc_of(request).db.get(job_id) if len(job_id) <= 32 else None
@@ -201,14 +201,14 @@ def submit_video(request: Request,
 
 @router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status")
 def get_status(request: Request, job_id: str) -> dict:
-    return status(job_for(request, job_id), request_token(request))
+    return status(job_for(request, job_id), link_token(request))
 
 
 @router.get("/jobs/{job_id}/events", responses=ERRORS, summary="Live status (Server-Sent Events)",
             response_class=StreamingResponse)
 async def events(request: Request, job_id: str) -> StreamingResponse:
     job = await run_in_threadpool(job_for, request, job_id)
-    token = request_token(request)
+    token = link_token(request)
     svc = svc_of(request)
 
     async def stream():
@@ -278,7 +278,7 @@ async def cancel(request: Request, job_id: str) -> dict:
     if job.finished:
         raise HTTPException(409, f"the job is already {job.state}")
     await run_in_threadpool(svc.db.cancel, job.id)
-    return status(svc.db.get(job.id), request_token(request))
+    return status(svc.db.get(job.id), link_token(request))
 
 
 class PublishBody(BaseModel):
@@ -309,7 +309,7 @@ async def publish(request: Request, job_id: str) -> dict:
                       expires_at=time.time() + cfg.gallery_expire_days * 86400)
     else:
         svc.db.update(job.id, public=False)
-    return status(svc.db.get(job.id), request_token(request))
+    return status(svc.db.get(job.id), link_token(request))
 
 
 def _make_thumb(svc: Service, job: Job) -> None:

@@ -28,7 +28,7 @@ from .db import Database, Job
 from .kinds import JobKind
 from .producers import Made, Stopped, Work
 from .queue import NOTIFY, RUN_JOB, Broker
-from .security import hash_token, new_job_id, new_token
+from .security import hash_token, new_job_id, new_token, seal
 from .storage import Storage
 
 log = logging.getLogger("brushwork.service")
@@ -186,8 +186,8 @@ def create_job(svc: Service, row: JobKind, req: JobRequest, client: str, files: 
               stored_bytes=total, created_at=now, updated_at=now, expires_at=now + svc.cfg.expire_days * 86400,
               email=req.email, webhook_url=req.webhook, webhook_secret=secret, notified={}, attempts=0,
               dispatched=False, public=False, likes=0, cancel_requested=False, preview_version=0)
-    if req.email:   # the email needs a link that opens the job: keep it (only for jobs that asked)
-        job.notified = {"link": f"{svc.cfg.public_url.rstrip('/')}/jobs/{job_id}?token={token}"}
+    if req.email:   # the email needs a link that opens the job: keep its token, sealed (only jobs that asked)
+        job.notified = {"sealed_token": seal(svc.secret, job_id, token)}
     try:
         with svc.db.session() as s:
             s.add(job)

@@ -30,6 +30,7 @@ from typing import Any
 from ..errors import InputError
 from .addresses import Target, resolve_target
 from .db import Job
+from .security import unseal
 
 SIGNATURE_HEADER = "X-Brushwork-Signature"
 TIMESTAMP_HEADER = "X-Brushwork-Timestamp"
@@ -123,12 +124,19 @@ def send_webhook(job: Job, public_url: str, timeout: float, allow_private: bool)
     return code
 
 
-def send_email(job: Job, cfg) -> None:
+def email_link(job: Job, public_url: str, secret: bytes) -> str:
+    """The job page's address with its token (unsealed here, at sending time)."""
+    link = f"{public_url.rstrip('/')}/jobs/{job.id}"
+    sealed = (job.notified or {}).get("sealed_token")
+    return f"{link}?token={unseal(secret, job.id, sealed)}" if sealed else link
+
+
+def send_email(job: Job, cfg, secret: bytes) -> None:
     if not cfg.smtp_host:
         raise Permanent("no SMTP server configured (BRUSHWORK_SMTP_HOST)")
     if not job.email:
         raise Permanent("no email address")
-    link = (job.notified or {}).get("link") or f"{cfg.public_url.rstrip('/')}/jobs/{job.id}"
+    link = email_link(job, cfg.public_url, secret)
     msg = EmailMessage()
     msg["From"] = cfg.mail_from
     msg["To"] = job.email
@@ -161,7 +169,7 @@ def deliver(svc, job_id: str, channel: str) -> str:
     if channel == "webhook":
         send_webhook(job, svc.cfg.public_url, svc.cfg.webhook_timeout_s, svc.cfg.webhook_allow_private)
     elif channel == "email":
-        send_email(job, svc.cfg)
+        send_email(job, svc.cfg, svc.secret)
     else:
         raise Permanent(f"unknown channel {channel!r}")
     record(svc, job_id, channel, "sent")

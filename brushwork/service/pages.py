@@ -21,7 +21,7 @@ from ..errors import InputError
 from . import kinds
 from .api import gallery_items, job_for, public_job, submit, svc_of
 from .jobs import links, status
-from .security import CSRF_FIELD, csrf_ok, csrf_token, request_token, set_csrf_cookie
+from .security import CSRF_FIELD, csrf_ok, csrf_token, job_cookie, request_token, set_csrf_cookie
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -121,13 +121,19 @@ def submit_form(request: Request, photo: UploadFile | None = File(None), style: 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, job_id: str) -> HTMLResponse:
     job = job_for(request, job_id)
-    token = request_token(request)
-    info = status(job, token)
+    token = request_token(request, job_id)
+    info = status(job)          # links without the token: the cookie below carries it
     secret = request.cookies.get(f"bw_ws_{job.id}") if request.query_params.get("ws") else None
     row = kinds.of(job)
-    return _page(request, "job.html", {"job": job, "info": info, "token": token, "webhook_secret": secret,
-                                       "params": job.params or {}, "publishable": row.publishable,
-                                       "video": row.media_type.startswith("video/")})
+    response = _page(request, "job.html", {"job": job, "info": info, "token": token, "webhook_secret": secret,
+                                           "params": job.params or {}, "publishable": row.publishable,
+                                           "video": row.media_type.startswith("video/")})
+    # the page's own requests (status, events, preview, download) carry the token in this cookie,
+    # not in their URLs; the page's address keeps it (it is the user's key)
+    response.set_cookie(job_cookie(job.id), token, httponly=True, samesite="strict", path="/",
+                        secure=svc_of(request).cfg.public_url.startswith("https"),
+                        max_age=int(svc_of(request).cfg.gallery_expire_days * 86400))
+    return response
 
 
 @router.get("/gallery", response_class=HTMLResponse)

@@ -17,6 +17,7 @@ import threading
 import time
 
 from .config import ServiceConfig
+from .security import RedactTokens
 
 log = logging.getLogger("brushwork.service")
 NODES = (("fast", "notify"), ("slow",))
@@ -78,6 +79,7 @@ def serve(cfg: ServiceConfig, host: str = "127.0.0.1", port: int = 8000, workers
 
     from .app import create_app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())    # no job token in the access log
     cfg.prepare()
     # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs `finally`
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -1,9 +1,12 @@
 """Tokens, client identity, rate limits, CSRF, request size limits and security headers.
 
 - A job's id is 96 random bits; its token another 192. The database keeps only the token's
-  SHA-256, so a leaked database does not give access to anyone's pictures. Every job URL needs
-  the token (`Authorization: Bearer TOKEN` or `?token=`); a wrong token is answered exactly
-  like a missing job (404), so ids cannot be probed.
+  SHA-256 (and, for the email a job will send, the token sealed with the installation's
+  secret), so a leaked database does not give access to anyone's pictures. Every job URL needs
+  the token (`Authorization: Bearer TOKEN`, `?token=`, or the job page's cookie for reads); a
+  wrong token is answered exactly like a missing job (404), so ids cannot be probed. Answers
+  put the token into links only for a client that sent it in its URL, and the access log
+  redacts it.
 - Clients are told apart by their address (with `trust_forwarded` = N proxies: the address the
   N-th hop from the right of X-Forwarded-For saw), stored as a keyed hash: rate limits, quotas
   and likes use it.
@@ -18,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import re
 import secrets
 import threading
 import time
@@ -47,11 +52,63 @@ def token_matches(token: str | None, token_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), token_hash)
 
 
-def request_token(request: Request) -> str | None:
+def job_cookie(job_id: str) -> str:
+    """The cookie the job page leaves, so that the page's own requests carry no token in their URLs."""
+    return f"bw_job_{job_id}"
+
+
+def request_token(request: Request, job_id: str | None = None) -> str | None:
+    """The job token a request carries: `Authorization: Bearer`, the job page's cookie (reads
+    only: a cookie must not give a cross-site request any authority), or `?token=`."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
+    if job_id and request.method in ("GET", "HEAD"):
+        cookie = request.cookies.get(job_cookie(job_id))
+        if cookie:
+            return cookie
     return request.query_params.get("token")
+
+
+def link_token(request: Request) -> str | None:
+    """The token to write into the links of an answer: only one the client already put in its URL."""
+    return request.query_params.get("token")
+
+
+def seal(secret: bytes, job_id: str, token: str) -> str:
+    """Encrypt a job's token for the database (the email sent later needs its link): XOR with a
+    key stream only this installation's secret gives, one per job id. The database alone holds
+    no usable token."""
+    data = token.encode()
+    stream = hmac.new(secret, b"job-link:" + job_id.encode(), hashlib.sha512).digest()
+    if len(data) > len(stream):
+        raise ValueError("token too long to seal")
+    return bytes(a ^ b for a, b in zip(data, stream)).hex()
+
+
+def unseal(secret: bytes, job_id: str, sealed: str) -> str:
+    data = bytes.fromhex(sealed)
+    stream = hmac.new(secret, b"job-link:" + job_id.encode(), hashlib.sha512).digest()
+    return bytes(a ^ b for a, b in zip(data, stream)).decode()
+
+
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"]+")
+
+
+def redact(text: str) -> str:
+    """`token=...` in a URL becomes `token=REDACTED`."""
+    return _TOKEN_IN_URL.sub(r"\1REDACTED", text)
+
+
+class RedactTokens(logging.Filter):
+    """For the web server's access log: no job token in a logged URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
 
 
 def client_address(request: Request, proxies: int = 0) -> str:

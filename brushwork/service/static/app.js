@@ -108,7 +108,7 @@ function setupJob(el) {
       }
     } else if (preview && s.preview_url && s.preview_version !== lastVersion) {
       lastVersion = s.preview_version;
-      preview.src = s.preview_url + "&v=" + s.preview_version;
+      preview.src = s.preview_url + (s.preview_url.includes("?") ? "&" : "?") + "v=" + s.preview_version;
       preview.hidden = false;
       if (placeholder) placeholder.hidden = true;
     }
