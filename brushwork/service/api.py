@@ -8,6 +8,7 @@
     GET  /api/jobs/{id}/result      the result in full resolution
     POST /api/jobs/{id}/cancel      stop a queued or running job
     POST /api/jobs/{id}/publish     show a finished picture in the public gallery (or hide it)
+    DELETE /api/jobs/{id}           delete the job: its photo, painting and results, at once
     GET  /api/presets               the built-in styles
     GET  /api/gallery               published pictures
     POST /api/gallery/{id}/like     one like per client
@@ -30,7 +31,7 @@ from pydantic import BaseModel, Field
 from ..errors import InputError
 from . import kinds
 from .db import Job
-from .jobs import Service, create_job, links, parse_request, status
+from .jobs import Service, create_job, delete_job, links, parse_request, status
 from .kinds import JobKind
 from .security import client_key, link_token, request_token, token_matches
 from .storage import TooLarge
@@ -279,6 +280,14 @@ async def cancel(request: Request, job_id: str) -> dict:
         raise HTTPException(409, f"the job is already {job.state}")
     await run_in_threadpool(svc.db.cancel, job.id)
     return status(svc.db.get(job.id), link_token(request))
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response, responses=ERRORS,
+               summary="Delete a job: its photo, painting and results, at once")
+def delete(request: Request, job_id: str) -> Response:
+    job = job_for(request, job_id)
+    delete_job(svc_of(request), job.id)
+    return Response(status_code=204)
 
 
 class PublishBody(BaseModel):

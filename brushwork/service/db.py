@@ -9,6 +9,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -163,6 +164,12 @@ class Database:
         """Ask a job to stop: a queued one is cancelled at once, a running one at its next report."""
         self.update(job_id, cancel_requested=True)
         self.finish(job_id, "cancelled", "cancelled", where={"state": "queued"})
+
+    def delete(self, job_id: str) -> None:
+        """Remove a job's record (its likes go with it)."""
+        with self.session() as s:
+            s.execute(sql_delete(Like).where(Like.job_id == job_id))
+            s.execute(sql_delete(Job).where(Job.id == job_id))
 
     def client_bytes(self, client: str) -> int:
         """What one client's jobs hold on disk."""

@@ -314,7 +314,7 @@ def run_job(svc: Service, job_id: str, worker: str = "") -> str:
         return "cancelled"
     if state == "failed" and not svc.db.finish(job_id, "failed", "failed", where=mine, error=error):
         return "lost"
-    svc.storage._usage = None
+    svc.storage.make_private(job_id)
     notify_later(svc, job_id)
     return state
 
@@ -326,6 +326,15 @@ def _done(svc: Service, job: Job, row: JobKind, run: Run, made: Made) -> bool:
     if made.preview is not None:
         values.update(preview=preview_png(made.preview), preview_version=Job.preview_version + 1)
     return svc.db.finish(job.id, "done", "done", where={"run_id": run.run_id, "state": "running"}, **values)
+
+
+def delete_job(svc: Service, job_id: str) -> None:
+    """Remove a job at once: its files (photo, painting, results) and its record. A run still
+    going finds its record gone at its next report or heartbeat and stops."""
+    svc.db.cancel(job_id)
+    svc.storage.delete(job_id)
+    svc.db.delete(job_id)
+    svc.storage.delete(job_id)        # anything a run wrote in between
 
 
 def notify_later(svc: Service, job_id: str) -> None:
@@ -351,13 +360,14 @@ class Links:
     result: str
     cancel: str
     publish: str
+    delete: str
 
 
 def links(job_id: str, token: str | None = None) -> Links:
     q = f"?token={token}" if token else ""
     b = f"/api/jobs/{job_id}"
     return Links(page=f"/jobs/{job_id}{q}", status=f"{b}{q}", events=f"{b}/events{q}", preview=f"{b}/preview{q}",
-                 result=f"{b}/result{q}", cancel=f"{b}/cancel", publish=f"{b}/publish")
+                 result=f"{b}/result{q}", cancel=f"{b}/cancel", publish=f"{b}/publish", delete=b)
 
 
 def status(job: Job, token: str | None = None) -> dict[str, Any]:

@@ -156,6 +156,15 @@ function setupJob(el) {
     if (r.ok) render(s); else { msg.textContent = s.detail; cancel.disabled = false; }
   });
 
+  const remove = $("#delete");
+  remove.addEventListener("click", async () => {
+    if (!confirm("Delete this job: the photo, the painting and the result, for good?")) return;
+    remove.disabled = true;
+    const r = await fetch(d.delete, { method: "DELETE", headers: { "Authorization": "Bearer " + d.token } });
+    if (r.ok) { finished = true; location.href = "/"; }
+    else { msg.textContent = (await r.json()).detail; remove.disabled = false; }
+  });
+
   publishForm.addEventListener("submit", async ev => {
     ev.preventDefault();
     const btn = $("#publish");
