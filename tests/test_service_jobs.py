@@ -115,3 +115,36 @@ def test_tokens_stay_out_of_logged_urls(client):
                                None)
     RedactTokens().filter(record)
     assert token not in record.getMessage() and "token=REDACTED&x=1" in record.getMessage()
+
+
+def test_event_streams_are_capped_per_client_and_in_total(tmp_path):
+    """Event streams of a queued job stay open; past the caps a client is told to poll (429), and
+    a closed stream frees its slot. Status requests are answered all along."""
+    import contextlib
+
+    import httpx2 as httpx
+
+    from service_util import live_server, wait_for
+    app = create_app(config(tmp_path, trust_forwarded=1, max_streams_per_client=2, max_streams=3), sweeper=False)
+    with TestClient(app) as c:
+        job = submit(c).json()
+    auth = {"Authorization": f"Bearer {job['token']}"}
+    url = f"/api/jobs/{job['id']}/events"
+    try:
+        with live_server(app) as (base, _port), httpx.Client(base_url=base, timeout=10) as http, \
+                contextlib.ExitStack() as open_streams:
+            def stream(client: str):
+                return open_streams.enter_context(http.stream("GET", url, headers={**auth, "X-Forwarded-For": client}))
+            first = [stream("203.0.113.1"), stream("203.0.113.1")]
+            assert [s.status_code for s in first] == [200, 200]
+            refused = http.get(url, headers={**auth, "X-Forwarded-For": "203.0.113.1"})
+            assert refused.status_code == 429 and "from you" in refused.json()["detail"]
+            assert stream("203.0.113.2").status_code == 200                  # a third client: 3 open in all
+            full = http.get(url, headers={**auth, "X-Forwarded-For": "203.0.113.3"})
+            assert full.status_code == 429 and "on this server" in full.json()["detail"]
+            assert http.get(f"/api/jobs/{job['id']}", headers=auth).json()["state"] == "queued"
+            first[0].close()
+            wait_for(lambda: app.state.streams.count() == 2, 20)
+            assert stream("203.0.113.3").status_code == 200
+    finally:
+        app.state.service.close()

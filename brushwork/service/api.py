@@ -27,6 +27,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from ..errors import InputError
 from . import kinds
@@ -211,8 +212,18 @@ async def events(request: Request, job_id: str) -> StreamingResponse:
     job = await run_in_threadpool(job_for, request, job_id)
     token = link_token(request)
     svc = svc_of(request)
+    release = request.app.state.streams.take(client_of(request))
+    if isinstance(release, str):
+        raise HTTPException(429, release, headers={"Retry-After": "5"})
 
     async def stream():
+        try:
+            async for part in updates():
+                yield part
+        finally:
+            release()
+
+    async def updates():
         last, last_sent = None, time.monotonic()
         started = time.monotonic()
         yield "retry: 2000\n\n"
@@ -236,7 +247,8 @@ async def events(request: Request, job_id: str) -> StreamingResponse:
                 return
             current = fresh
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    # released when the stream ends, and (should it never start) once the response is over
+    return StreamingResponse(stream(), media_type="text/event-stream", background=BackgroundTask(release),
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 

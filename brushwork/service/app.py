@@ -23,7 +23,7 @@ from . import api, pages
 from .config import MB, ServiceConfig
 from .jobs import Runner, Service
 from .queue import Broker, make_celery
-from .security import BodyLimit, RateLimiter, SecurityHeaders, client_key
+from .security import BodyLimit, RateLimiter, SecurityHeaders, StreamSlots, client_key
 from .sweeper import Sweeper
 
 log = logging.getLogger("brushwork.service")
@@ -54,6 +54,7 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
                               "(`Authorization: Bearer TOKEN` or `?token=`).")
     app.state.service = svc
     app.state.limiter = RateLimiter()
+    app.state.streams = StreamSlots(cfg.max_streams_per_client, cfg.max_streams)
 
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -49,6 +49,8 @@ class ServiceConfig:
     # clients
     rate_submit: tuple[int, float] = (20, 60.0)    # jobs per client per window (s)
     rate_requests: tuple[int, float] = (600, 60.0)  # any request per client per window
+    max_streams_per_client: int = 4          # open event streams (SSE) per client ...
+    max_streams: int = 200                   # ... and in all, per web process; then clients poll
     trust_forwarded: int = 0                 # proxies of yours in front of the service that append the
                                              # client to X-Forwarded-For (0: the peer is the client)
     cors_origins: tuple[str, ...] = ()       # off by default

@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from starlette.requests import Request
 
@@ -155,6 +156,40 @@ class RateLimiter:
         self._last_prune = now
         for k in [k for k, q in self._hits.items() if not q or q[-1] <= now - max(window, 3600)]:
             del self._hits[k]
+
+
+class StreamSlots:
+    """Caps on long-lived event streams, per client and in total (per web process), so that open
+    streams cannot crowd out status requests. `take` gives a release callable, or None when full."""
+
+    def __init__(self, per_client: int, total: int) -> None:
+        self.per_client, self.total = per_client, total
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> Callable[[], None] | str:
+        """A release callable (safe to call more than once), or the reason there is no slot."""
+        with self._lock:
+            if self._open.get(client, 0) >= self.per_client:
+                return f"too many open event streams from you (the limit is {self.per_client}); poll the status"
+            if sum(self._open.values()) >= self.total:
+                return "too many open event streams on this server; poll the status instead"
+            self._open[client] = self._open.get(client, 0) + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if not released:
+                    released = True
+                    self._open[client] -= 1
+                    if not self._open[client]:
+                        del self._open[client]
+        return release
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
 
 
 # --- CSRF (double submit: a cookie and the same value in the form) --------------------------------
