@@ -201,12 +201,17 @@ class Database:
         with self.Session() as s:
             return list(s.scalars(select(Job.id).where(Job.expires_at < now, Job.state.in_(FINISHED))))
 
-    def claim(self, job_id: str, run_id: str, worker: str, lease_s: float, max_attempts: int) -> bool:
+    def claim(self, job_id: str, run_id: str, worker: str, lease_s: float, max_attempts: int,
+              dead_run: str | None = None) -> bool:
         """Atomically take a job that is queued, or running under an expired lease (its worker
-        died). Two workers given the same job: one wins, the other gets False."""
+        died), or held by `dead_run` (a run whose process is known to be gone: no need to wait
+        for its lease). Two workers given the same job: one wins, the other gets False."""
         now = time.time()
+        taken = (Job.state == "running") & (Job.lease_until < now)
+        if dead_run:
+            taken = taken | ((Job.state == "running") & (Job.run_id == dead_run))
         stmt = (update(Job).where(Job.id == job_id, Job.attempts < max_attempts, Job.cancel_requested.is_(False))
-                .where((Job.state == "queued") | ((Job.state == "running") & (Job.lease_until < now)))
+                .where((Job.state == "queued") | taken)
                 .values(state="running", run_id=run_id, worker=worker[:200], attempts=Job.attempts + 1,
                         lease_until=now + lease_s, started_at=now, updated_at=now, message="starting",
                         step=0, total=0))     # a new run reports from its own first step
@@ -219,6 +224,19 @@ class Database:
         with self.Session() as s:
             q = select(Job).where(((Job.state == "running") & (Job.lease_until < now))
                                   | ((Job.state == "queued") & Job.dispatched.is_(False)))
+            return list(s.scalars(q))
+
+    def running(self) -> list[Job]:
+        with self.Session() as s:
+            return list(s.scalars(select(Job).where(Job.state == "running")))
+
+    def interrupted(self, queue: str, limit: int = 20) -> list[Job]:
+        """Jobs on `queue` that a run has started before: re-queued ones (oldest first), and running
+        ones (for the caller to check whether their holder is alive)."""
+        with self.Session() as s:
+            q = (select(Job).where(Job.queue == queue, Job.attempts > 0, Job.cancel_requested.is_(False),
+                                   Job.state.in_(("queued", "running")))
+                 .order_by(Job.created_at).limit(limit))
             return list(s.scalars(q))
 
     def close(self) -> None:

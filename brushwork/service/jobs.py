@@ -13,7 +13,6 @@ import io
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BrushworkError, InputError
-from . import kinds, notify
+from . import holders, kinds, notify
 from .addresses import check_webhook_url
 from .config import ServiceConfig
 from .db import Database, Job
@@ -68,8 +67,8 @@ class Runner:
     def __init__(self, cfg: ServiceConfig, broker: Broker):
         self.svc = Service(cfg, broker)
 
-    def run_job(self, job_id: str, worker: str) -> str:
-        return run_job(self.svc, job_id, worker)
+    def run_job(self, job_id: str, node: str) -> str:
+        return run_job(self.svc, job_id, node)
 
     def notify(self, job_id: str, channel: str, attempt: int) -> float | None:
         return notify.attempt(self.svc, job_id, channel, attempt)
@@ -279,11 +278,29 @@ def preview_png(image, side: int = PREVIEW_SIDE) -> bytes:
     return buf.getvalue()
 
 
-def run_job(svc: Service, job_id: str, worker: str = "") -> str:
+def run_job(svc: Service, job_id: str, node: str = "") -> str:
+    """Run the job a message names, after any interrupted job of its queue (re-queued, or held by
+    a process that is gone): those go first, wherever their own messages wait in the queue.
+    Returns what happened to the named job (done/failed/cancelled/skipped/lost)."""
+    job = svc.db.get(job_id)
+    if job is None:
+        return "skipped"
+    for other in svc.db.interrupted(job.queue):
+        if other.id != job_id and (other.state == "queued" or holders.is_dead(other.worker)):
+            run_one(svc, other.id, node)
+    return run_one(svc, job_id, node)
+
+
+def run_one(svc: Service, job_id: str, node: str = "") -> str:
     """Claim and run one job; returns what happened (done/failed/cancelled/skipped/lost)."""
     run_id = secrets.token_hex(8)
-    if not svc.db.claim(job_id, run_id, worker or socket.gethostname(), svc.cfg.lease_s, svc.cfg.max_attempts):
-        return "skipped"   # finished, cancelled, or running elsewhere under a live lease
+    me, cfg = holders.holder(node), svc.cfg
+    if not svc.db.claim(job_id, run_id, me, cfg.lease_s, cfg.max_attempts):
+        held = svc.db.get(job_id)   # running under a live lease: take it at once if its holder is gone
+        if held is None or held.state != "running" or not holders.is_dead(held.worker) or \
+                not svc.db.claim(job_id, run_id, me, cfg.lease_s, cfg.max_attempts, dead_run=held.run_id):
+            return "skipped"   # finished, cancelled, or running elsewhere
+        log.warning("job %s taken over: the process running it (%s) is gone", job_id, held.worker)
     job = svc.db.get(job_id)
     assert job is not None
     row = kinds.of(job)

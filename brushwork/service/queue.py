@@ -21,7 +21,6 @@ methods the tasks call, and the rest of the service sends messages through a `Br
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any, Callable, Protocol
 
 from .config import ServiceConfig
@@ -43,7 +42,7 @@ class Broker:
 class Runner(Protocol):
     """What the tasks call (jobs.Runner)."""
 
-    def run_job(self, job_id: str, worker: str) -> str: ...
+    def run_job(self, job_id: str, node: str) -> str: ...
 
     def notify(self, job_id: str, channel: str, attempt: int) -> float | None:
         """Send one notification: None when it is settled, else the seconds until the next try."""
@@ -93,8 +92,7 @@ def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = 
     # shared=False: each app keeps its own tasks (two apps in one process, as in tests, stay apart)
     @app.task(name=RUN_JOB, bind=True, shared=False)
     def run_job_task(self, job_id: str) -> str:
-        hostname = self.request.hostname or socket.gethostname()
-        return current().run_job(job_id, f"{hostname} pid {os.getpid()}")
+        return current().run_job(job_id, self.request.hostname or "")
 
     @app.task(name=NOTIFY, bind=True, max_retries=None, acks_late=True, shared=False)
     def notify_task(self, job_id: str, channel: str) -> str:

@@ -1,4 +1,5 @@
-"""The sweeper (a thread in the web server): re-queues jobs whose worker died, sends jobs never
+"""The sweeper (a thread in the web server): re-queues jobs whose worker died (its lease ran out,
+or, on this machine, its process is gone), sends jobs never
 sent, fails jobs that killed their worker `max_attempts` times, deletes expired files and the
 built-in broker's delivered messages."""
 from __future__ import annotations
@@ -7,6 +8,7 @@ import logging
 import threading
 import time
 
+from . import holders
 from .jobs import Service, notify_later
 
 log = logging.getLogger("brushwork.service")
@@ -40,7 +42,10 @@ class Sweeper:
 def sweep(svc: Service) -> dict[str, int]:
     """One pass over the jobs that need the sweeper. Safe to run anywhere, often."""
     counts = {"requeued": 0, "dispatched": 0, "failed": 0, "expired": 0}
-    for job in svc.db.stale(time.time()):
+    stale = svc.db.stale(time.time())
+    seen = {j.id for j in stale}
+    stale += [j for j in svc.db.running() if j.id not in seen and holders.is_dead(j.worker)]  # gone: at once
+    for job in stale:
         if job.state == "running":
             held = {"run_id": job.run_id, "state": "running"}
             if job.attempts >= svc.cfg.max_attempts:
