@@ -50,7 +50,27 @@ def test_unsent_jobs_are_sent_by_the_sweeper(tmp_path):
     job = submit(TestClient(app)).json()
     assert job["state"] == "queued" and not svc.db.get(job["id"]).dispatched
     svc.dispatch = real
+    assert sweep(svc)["dispatched"] == 0                         # it may still be on its way: not yet
+    svc.db.update(job["id"], updated_at=time.time() - svc.cfg.unsent_after_s - 1)
     assert sweep(svc)["dispatched"] == 1 and svc.db.get(job["id"]).dispatched
+    svc.close()
+
+
+def test_a_submission_is_sent_exactly_once(tmp_path):
+    """The job is committed before its message is sent; a sweeper running in between does not
+    send a second message for it."""
+    app = create_app(config(tmp_path, sweep_every_s=0.01), sweeper=False)
+    svc: Service = app.state.service
+    sent, send = [], svc.broker.send
+
+    def send_after_a_sweep(task, args, queue):
+        sent.append(args[0])
+        if len(sent) == 1:
+            sweep(svc)                                            # the sweeper runs before this send is done
+        send(task, args, queue)
+    svc.broker.send = send_after_a_sweep
+    job = submit(TestClient(app)).json()
+    assert sent.count(job["id"]) == 1
     svc.close()
 
 

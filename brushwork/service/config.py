@@ -43,6 +43,7 @@ class ServiceConfig:
     # queue
     lease_s: float = 60.0                    # a running job whose worker has not been heard of for this
     max_attempts: int = 3                    # long is re-queued, at most this many runs in all
+    unsent_after_s: float = 30.0             # a submission whose message failed is sent by the sweeper after this
     sweep_every_s: float = 5.0               # also how soon a job of a vanished process on this machine re-runs
     poll_interval_s: float = 0.2             # embedded broker polling
 

@@ -218,12 +218,14 @@ class Database:
         with self.session() as s:
             return s.execute(stmt).rowcount == 1
 
-    def stale(self, now: float | None = None) -> list[Job]:
-        """Running jobs whose lease ran out, and queued jobs whose message was never sent."""
+    def stale(self, now: float | None = None, unsent_after_s: float = 0.0) -> list[Job]:
+        """Running jobs whose lease ran out, and queued jobs whose message was not sent for
+        `unsent_after_s` (the submission sends it right after committing: give it that long)."""
         now = time.time() if now is None else now
         with self.Session() as s:
             q = select(Job).where(((Job.state == "running") & (Job.lease_until < now))
-                                  | ((Job.state == "queued") & Job.dispatched.is_(False)))
+                                  | ((Job.state == "queued") & Job.dispatched.is_(False)
+                                     & (Job.updated_at < now - unsent_after_s)))
             return list(s.scalars(q))
 
     def running(self) -> list[Job]:

@@ -42,7 +42,7 @@ class Sweeper:
 def sweep(svc: Service) -> dict[str, int]:
     """One pass over the jobs that need the sweeper. Safe to run anywhere, often."""
     counts = {"requeued": 0, "dispatched": 0, "failed": 0, "expired": 0}
-    stale = svc.db.stale(time.time())
+    stale = svc.db.stale(time.time(), unsent_after_s=svc.cfg.unsent_after_s)
     seen = {j.id for j in stale}
     stale += [j for j in svc.db.running() if j.id not in seen and holders.is_dead(j.worker)]  # gone: at once
     for job in stale:
