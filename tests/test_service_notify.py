@@ -68,7 +68,7 @@ def smtp():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, smtp):
     cfg = config(tmp_path_factory.mktemp("notify"), smtp_host="127.0.0.1", smtp_port=smtp[1], notify_retries=3,
-                 notify_backoff_s=0.3, public_url="https://paint.example")
+                 notify_backoff_s=0.3, public_url="https://paint.example", unsent_after_s=0.2)
     app = create_app(cfg, sweeper=False)
     with TestClient(app) as client, worker(app.state.service):
         yield app, client
@@ -199,5 +199,44 @@ def test_the_webhook_goes_to_the_address_checked(monkeypatch):
         Rebinding(monkeypatch, "hook.example", ("127.0.0.1", "10.255.255.1"))
         assert send_webhook(_hook_job(f"http://hook.example:{port}/hook?x=1"), "https://paint.example", 5.0, True) == 200
         assert len(hook.calls) == 1 and hook.calls[0][1]["Host"] == f"hook.example:{port}"
+    finally:
+        hook.close()
+
+
+def test_the_outbox_delivers_after_a_lost_message_and_a_dead_node(served, monkeypatch):
+    """The notify message is lost (the node that took it died), then the next delivery's process
+    dies holding it: the sweeper sends it again each time, and every try is on record."""
+    import subprocess
+    import sys
+
+    from brushwork.service.holders import MACHINE
+    from brushwork.service.queue import NOTIFY, Broker
+    from brushwork.service.sweeper import sweep
+    app, client = served
+    svc = app.state.service
+    real, dropped = Broker.send, []
+
+    def lossy(self, task, args, queue):
+        if task == NOTIFY and not dropped:
+            dropped.append(args)
+            return
+        real(self, task, args, queue)
+    monkeypatch.setattr(Broker, "send", lossy)
+    hook = Hook([])
+    try:
+        job = submit(client, webhook=hook.url).json()
+        wait_state(client, job["id"], job["token"])
+        (nid,) = wait_for(lambda: [n.id for n in svc.db.due_notifications(time.time()) if n.job_id == job["id"]], 30)
+        assert dropped and hook.calls == []
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        assert svc.db.take_notification(nid, f"notify@x on {MACHINE} pid {dead.pid}", 600.0) is not None
+        time.sleep(0.3)
+        assert sweep(svc)["notified"] == 1
+        wait_for(lambda: hook.calls, 30)
+        wait_for(lambda: ("webhook", "sent") in svc.db.attempts(job["id"]), 30)
+        assert svc.db.attempts(job["id"])[0][1].startswith("interrupted")
+        time.sleep(0.5)
+        assert sweep(svc)["notified"] == 0 and len(hook.calls) == 1     # delivered: nothing more to send
     finally:
         hook.close()

@@ -104,6 +104,34 @@ class Like(Base):
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
 
+class Notification(Base):
+    """The outbox: one row per notification a finished job owes (email, webhook), delivered at
+    least once: a delivery claims it with a lease, every try is recorded (`Attempt`), and one
+    that is due but untaken (its message lost with a dead node) is sent again by the sweeper."""
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("job_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)   # pending | sent | failed
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float, default=time.time)
+    holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class Attempt(Base):
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(Integer, ForeignKey("notifications.id", ondelete="CASCADE"),
+                                                 index=True)
+    at: Mapped[float] = mapped_column(Float, default=time.time)
+    outcome: Mapped[str] = mapped_column(String(200))
+
+
 class Database:
     """An engine and a session factory. SQLite gets WAL and a busy timeout, so the web app and the
     workers (separate processes) can write at the same time."""
@@ -166,9 +194,12 @@ class Database:
         self.finish(job_id, "cancelled", "cancelled", where={"state": "queued"})
 
     def delete(self, job_id: str) -> None:
-        """Remove a job's record (its likes go with it)."""
+        """Remove a job's record (its likes and notifications go with it)."""
         with self.session() as s:
             s.execute(sql_delete(Like).where(Like.job_id == job_id))
+            ids = select(Notification.id).where(Notification.job_id == job_id)
+            s.execute(sql_delete(Attempt).where(Attempt.notification_id.in_(ids)))
+            s.execute(sql_delete(Notification).where(Notification.job_id == job_id))
             s.execute(sql_delete(Job).where(Job.id == job_id))
 
     def client_bytes(self, client: str) -> int:
@@ -240,6 +271,55 @@ class Database:
                                    Job.state.in_(("queued", "running")))
                  .order_by(Job.created_at).limit(limit))
             return list(s.scalars(q))
+
+    # --- the notification outbox --------------------------------------------------------------
+
+    def owe(self, job_id: str, channels: list[str]) -> list[int]:
+        """Put the job's notifications in the outbox (once per channel); their ids."""
+        with self.session() as s:
+            have = {n.channel: n.id for n in s.scalars(select(Notification).where(Notification.job_id == job_id))}
+            for channel in channels:
+                if channel not in have:
+                    row = Notification(job_id=job_id, channel=channel, state="pending", tries=0, next_at=time.time(),
+                                       created_at=time.time())
+                    s.add(row)
+                    s.flush()
+                    have[channel] = row.id
+            return [have[c] for c in channels]
+
+    def take_notification(self, nid: int, holder: str, lease_s: float) -> Notification | None:
+        """Claim a due, untaken notification for one try (its lease ran out, or nobody held it)."""
+        now = time.time()
+        stmt = (update(Notification).where(Notification.id == nid, Notification.state == "pending",
+                                           Notification.next_at <= now)
+                .where(Notification.lease_until.is_(None) | (Notification.lease_until < now))
+                .values(holder=holder[:200], lease_until=now + lease_s, tries=Notification.tries + 1))
+        with self.session() as s:
+            if s.execute(stmt).rowcount != 1:
+                return None
+            return s.get(Notification, nid)
+
+    def settle_notification(self, nid: int, outcome: str, state: str, next_at: float | None = None) -> None:
+        """Record one try and what follows: sent, failed for good, or pending again from `next_at`."""
+        with self.session() as s:
+            s.add(Attempt(notification_id=nid, at=time.time(), outcome=outcome[:200]))
+            values: dict[str, Any] = dict(state=state, lease_until=None, holder=None)
+            if next_at is not None:
+                values["next_at"] = next_at
+            s.execute(update(Notification).where(Notification.id == nid).values(**values))
+
+    def due_notifications(self, before: float) -> list[Notification]:
+        """Pending notifications due since before `before` (their lease, if any, checked by the caller)."""
+        with self.Session() as s:
+            return list(s.scalars(select(Notification).where(Notification.state == "pending",
+                                                             Notification.next_at < before)))
+
+    def attempts(self, job_id: str) -> list[tuple[str, str]]:
+        """(channel, outcome) of every try at the job's notifications, in order."""
+        with self.Session() as s:
+            q = (select(Notification.channel, Attempt.outcome).join(Attempt, Attempt.notification_id == Notification.id)
+                 .where(Notification.job_id == job_id).order_by(Attempt.id))
+            return [(c, o) for c, o in s.execute(q)]
 
     def close(self) -> None:
         self.engine.dispose()

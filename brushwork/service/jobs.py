@@ -70,8 +70,8 @@ class Runner:
     def run_job(self, job_id: str, node: str) -> str:
         return run_job(self.svc, job_id, node)
 
-    def notify(self, job_id: str, channel: str, attempt: int) -> float | None:
-        return notify.attempt(self.svc, job_id, channel, attempt)
+    def notify(self, notification_id: int, node: str) -> float | None:
+        return notify.attempt(self.svc, notification_id, holders.holder(node))
 
 
 # --- what a client asks for ----------------------------------------------------------------------
@@ -355,15 +355,21 @@ def delete_job(svc: Service, job_id: str) -> None:
 
 
 def notify_later(svc: Service, job_id: str) -> None:
+    """Put the job's notifications in the outbox and ask a worker to deliver them (should that
+    message be lost, the sweeper asks again)."""
     job = svc.db.get(job_id)
     if job is None:
         return
-    for channel, wanted in (("email", job.email), ("webhook", job.webhook_url)):
-        if wanted:
-            try:
-                svc.broker.send(NOTIFY, [job_id, channel], "notify")
-            except Exception as e:
-                log.warning("could not queue the %s for job %s: %s", channel, job_id, e)
+    channels = [c for c, wanted in (("email", job.email), ("webhook", job.webhook_url)) if wanted]
+    for nid in svc.db.owe(job_id, channels) if channels else ():
+        send_notification(svc, nid)
+
+
+def send_notification(svc: Service, nid: int) -> None:
+    try:
+        svc.broker.send(NOTIFY, [nid], "notify")
+    except Exception as e:      # the outbox keeps it: the sweeper sends it again
+        log.warning("could not queue notification %s: %s", nid, e)
 
 
 # --- how a job looks from outside ----------------------------------------------------------------

@@ -11,8 +11,10 @@ where `secret` is the job's `webhook_secret` (returned once, when the job is sub
 holds the job's token from its submission and adds it to the links.
 
 Sending raises `Retry` for failures worth retrying (network errors, 5xx, 408, 429, SMTP
-trouble) and `Permanent` for the others; `attempt` (what the queue's notify task runs) retries
-with exponential backoff and records the outcome on the job.
+trouble) and `Permanent` for the others. A finished job's notifications wait in the outbox
+(db.Notification) until delivered: `attempt` (what the queue's notify task runs) claims one for
+a try, records every try (db.Attempt, and the latest on the job), and retries with exponential
+backoff; the sweeper sends again those whose message or delivering node was lost.
 """
 from __future__ import annotations
 
@@ -183,18 +185,29 @@ def record(svc, job_id: str, channel: str, outcome: str) -> None:
             job.notified = {**(job.notified or {}), channel: outcome[:200]}
 
 
-def attempt(svc, job_id: str, channel: str, tries_before: int) -> float | None:
-    """One try at a notification: None when it is settled (sent, or failed for good), else the
-    seconds to wait before the next try (`notify_backoff_s`, doubling)."""
+def attempt(svc, nid: int, holder: str) -> float | None:
+    """One try at the outbox's notification `nid`: None when there is nothing more to do now
+    (sent, failed for good, not due, or taken by another), else the seconds until its next try
+    (`notify_backoff_s`, doubling). Every try is recorded, on the outbox and on the job."""
     cfg = svc.cfg
+    note = svc.db.take_notification(nid, holder, lease_s=2 * cfg.webhook_timeout_s + 60)
+    if note is None:
+        return None
     try:
-        deliver(svc, job_id, channel)
+        deliver(svc, note.job_id, note.channel)
     except Retry as e:
-        if tries_before >= cfg.notify_retries:
-            record(svc, job_id, channel, f"failed after {tries_before + 1} tries: {e}")
+        if note.tries > cfg.notify_retries:
+            outcome = f"failed after {note.tries} tries: {e}"
+            svc.db.settle_notification(nid, outcome, "failed")
+            record(svc, note.job_id, note.channel, outcome)
             return None
-        record(svc, job_id, channel, f"retrying: {e}")
-        return cfg.notify_backoff_s * 2 ** tries_before
+        delay = cfg.notify_backoff_s * 2 ** (note.tries - 1)
+        svc.db.settle_notification(nid, f"retrying: {e}", "pending", next_at=time.time() + delay)
+        record(svc, note.job_id, note.channel, f"retrying: {e}")
+        return delay
     except Permanent as e:
-        record(svc, job_id, channel, f"failed: {e}")
+        svc.db.settle_notification(nid, f"failed: {e}", "failed")
+        record(svc, note.job_id, note.channel, f"failed: {e}")
+        return None
+    svc.db.settle_notification(nid, "sent", "sent")
     return None

@@ -44,8 +44,8 @@ class Runner(Protocol):
 
     def run_job(self, job_id: str, node: str) -> str: ...
 
-    def notify(self, job_id: str, channel: str, attempt: int) -> float | None:
-        """Send one notification: None when it is settled, else the seconds until the next try."""
+    def notify(self, notification_id: int, node: str) -> float | None:
+        """One try at an outbox notification: None when done for now, else seconds to the next try."""
 
 
 def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = None):
@@ -95,8 +95,8 @@ def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = 
         return current().run_job(job_id, self.request.hostname or "")
 
     @app.task(name=NOTIFY, bind=True, max_retries=None, acks_late=True, shared=False)
-    def notify_task(self, job_id: str, channel: str) -> str:
-        delay = current().notify(job_id, channel, self.request.retries)
+    def notify_task(self, notification_id: int) -> str:
+        delay = current().notify(notification_id, self.request.hostname or "")
         if delay is None:
             return "settled"
         raise self.retry(countdown=delay)

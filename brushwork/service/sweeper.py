@@ -1,7 +1,7 @@
 """The sweeper (a thread in the web server): re-queues jobs whose worker died (its lease ran out,
-or, on this machine, its process is gone), sends jobs never
-sent, fails jobs that killed their worker `max_attempts` times, deletes expired files and the
-built-in broker's delivered messages."""
+or, on this machine, its process is gone), sends jobs whose message never went out, fails jobs
+that killed their worker `max_attempts` times, sends outbox notifications again whose message
+was lost, deletes expired files and the built-in broker's delivered messages."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,7 @@ import threading
 import time
 
 from . import holders
-from .jobs import Service, notify_later
+from .jobs import Service, notify_later, send_notification
 
 log = logging.getLogger("brushwork.service")
 DELIVERED_KEEP_S = 3600.0  # delivered broker messages older than this are deleted
@@ -66,10 +66,25 @@ def sweep(svc: Service) -> dict[str, int]:
             log.warning("job %s re-queued: its worker stopped", job.id)
         if svc.dispatch(job.id, job.queue):
             counts["dispatched"] += 1
+    counts["notified"] = resend_notifications(svc)
     counts["expired"] = expire(svc)
     counts["pruned"] = prune_broker(svc)
     svc.storage.clean_tmp()
     return counts
+
+
+def resend_notifications(svc: Service) -> int:
+    """Ask again for outbox notifications overdue by `unsent_after_s` and not being delivered
+    (no live lease, or a holder on this machine that is gone): their message was lost, or the
+    node delivering them died."""
+    now, n = time.time(), 0
+    for note in svc.db.due_notifications(now - svc.cfg.unsent_after_s):
+        if note.lease_until is None or note.lease_until < now or holders.is_dead(note.holder):
+            if note.lease_until is not None and note.lease_until >= now:
+                svc.db.settle_notification(note.id, f"interrupted: {note.holder} is gone", "pending")
+            send_notification(svc, note.id)
+            n += 1
+    return n
 
 
 def prune_broker(svc: Service, older_than_s: float = DELIVERED_KEEP_S) -> int:
