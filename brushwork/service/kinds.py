@@ -28,7 +28,6 @@ class Upload:
     check: Callable[[Path, ServiceConfig, str], Checked]
     limit: Callable[[ServiceConfig], int]
     required: bool = True
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,15 +52,9 @@ class JobKind:
         return self.uploads[0]
 
 
-def _photo(field: str = "photo") -> Upload:
-    return Upload(field, "content", "photo", check_image, lambda c: c.max_upload_bytes,
-                  description="the photo (JPEG, PNG, WebP, TIFF or BMP)")
-
-
-STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes, required=False,
-               description="a painting to take the style from")
-CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes,
-              description="the clip (anything FFmpeg decodes)")
+PHOTO = Upload("photo", "content", "photo", check_image, lambda c: c.max_upload_bytes)
+STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes, required=False)
+CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
 
 
@@ -73,12 +66,12 @@ def _even(dims: tuple[int, int]) -> tuple[int, int]:
 
 # Estimates: rough CPU timings on this project's 2-core machine (BENCHMARKS.md); a GPU is faster.
 KINDS: tuple[JobKind, ...] = (
-    JobKind("image-fast", "image", "fast", "fast", (_photo(), STYLE), PAINT_FIELDS,
+    JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), PAINT_FIELDS,
             max_side=lambda c: c.max_output_side,
             plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 1.0 + 1.2 * w * h / 1e6,
             producer=producers.paint_fast, result="result.png", media_type="image/png", publishable=True),
-    JobKind("image-best", "image", "best", "slow", (_photo(), STYLE), PAINT_FIELDS,
+    JobKind("image-best", "image", "best", "slow", (PHOTO, STYLE), PAINT_FIELDS,
             max_side=lambda c: c.max_best_side,
             plan=lambda w, h, size, c: fit_side(w, h, size or min(512, c.max_best_side), c.max_best_side,
                                                 c.max_output_pixels),
@@ -92,7 +85,6 @@ KINDS: tuple[JobKind, ...] = (
             estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),
             producer=producers.paint_video, result="result.mp4", media_type="video/mp4"),
 )
-BY_NAME = {k.name: k for k in KINDS}
 
 
 def select(kind: str, quality: str | None = None) -> JobKind:
