@@ -48,7 +48,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the test extras install httpx2 (FastAPI's TestClient uses it too)
 
 REPO = Path(__file__).resolve().parent.parent
 FINISHED = ("done", "failed", "cancelled")

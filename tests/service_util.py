@@ -36,7 +36,7 @@ def config(tmp_path: Path, **kw) -> ServiceConfig:
 def worker(svc, queues=("fast", "slow", "notify"), concurrency: int = 2):
     """A Celery worker in this process (thread pool) consuming the app's real broker."""
     from celery.contrib.testing.worker import start_worker
-    with start_worker(svc.celery, pool="threads", concurrency=concurrency, perform_ping_check=False,
+    with start_worker(svc.broker.app, pool="threads", concurrency=concurrency, perform_ping_check=False,
                       queues=list(queues), shutdown_timeout=30, loglevel="WARNING"):
         yield
 

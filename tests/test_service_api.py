@@ -148,7 +148,7 @@ def test_sweeper_prunes_delivered_broker_messages(app, client, running):
     """kombu's SQL transport keeps delivered messages for good; the sweeper deletes old ones."""
     from sqlalchemy import create_engine, text
 
-    from brushwork.service.jobs import prune_broker
+    from brushwork.service.sweeper import prune_broker
     r = submit(client, png_bytes(64, 64), preset="2", size="64")
     assert wait_state(client, r.json()["id"], r.json()["token"])["state"] == "done"
     svc = app.state.service
@@ -162,3 +162,40 @@ def test_sweeper_prunes_delivered_broker_messages(app, client, running):
     assert prune_broker(svc, older_than_s=-60) >= 1
     assert delivered() == 0
     engine.dispose()
+
+
+def test_delete_a_job_and_its_files_are_private(app, client, running):
+    import os
+    import stat
+    old = os.umask(0o022)            # files the library writes would be world-readable under this umask
+    try:
+        files = {"photo": ("p.png", png_bytes(64, 48), "image/png"),
+                 "style": ("s.png", png_bytes(64, 64, seed=2), "image/png")}
+        job = client.post("/api/jobs", files=files, data={"size": "64"}).json()
+        s = wait_state(client, job["id"], job["token"])
+        assert s["state"] == "done"
+    finally:
+        os.umask(old)
+    storage = app.state.service.storage
+    folder = storage.job_dir(job["id"])
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [folder, storage.jobs, storage.tmp, *folder.rglob("*")]}
+    assert {"content.png", "style.png", "result.png"} <= set(modes)
+    assert all(m == (0o700 if n in (folder.name, "jobs", "tmp") else 0o600) for n, m in modes.items()), modes
+    auth = {"Authorization": f"Bearer {job['token']}"}
+    client.post(f"/api/jobs/{job['id']}/publish", json={}, headers=auth)
+    assert client.delete(f"/api/jobs/{job['id']}").status_code == 401
+    assert client.delete(f"/api/jobs/{job['id']}", headers={"Authorization": "Bearer " + "x" * 32}).status_code == 404
+    assert s["links"]["delete"] == f"/api/jobs/{job['id']}"
+    r = client.delete(s["links"]["delete"], headers=auth)
+    assert r.status_code == 204 and not folder.exists()
+    assert client.get(f"/api/jobs/{job['id']}", headers=auth).status_code == 404
+    assert job["id"] not in [i["id"] for i in client.get("/api/gallery").json()]
+    assert client.get(f"/gallery/{job['id']}/image").status_code == 404
+    page = client.get(r.headers.get("location", "/"))
+    assert page.status_code == 200
+
+
+def test_the_job_page_offers_delete(client):
+    job = submit(client).json()
+    page = client.get(f"/jobs/{job['id']}", params={"token": job["token"]})
+    assert 'id="delete"' in page.text and f'data-delete="/api/jobs/{job["id"]}"' in page.text

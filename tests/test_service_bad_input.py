@@ -131,12 +131,11 @@ def test_bad_json_and_ids(client):
 
 
 def test_no_stack_traces(tmp_path, monkeypatch):
-    import brushwork.service.api as api
     app = create_app(config(tmp_path), sweeper=False)
 
     def boom(*a, **k):
         raise RuntimeError("secret internals at /srv/brushwork/x.py")
-    monkeypatch.setattr(api, "check_image", boom)
+    monkeypatch.setattr(app.state.service.storage, "adopt", boom)
     client = TestClient(app, raise_server_exceptions=False)
     r = submit(client)
     assert r.status_code == 500
@@ -207,3 +206,66 @@ def test_huge_uploads_stop_early(app):
         assert resp.startswith(b"HTTP/1.1 413"), resp[:200]
         assert sent < 32 * MB          # stopped near the 3 MB limit (socket buffers hold a few MB more)
     assert list(app.state.service.storage.tmp.iterdir()) == []
+
+
+NESTED = b"[" * 20_000 + b"]" * 20_000      # 40 KB: under the JSON body limit, far past Python's recursion limit
+
+
+def test_deeply_nested_json_is_a_400(client):
+    job = submit(client).json()
+    auth = {"Authorization": f"Bearer {job['token']}", "content-type": "application/json"}
+    for url in (f"/api/jobs/{job['id']}/cancel", f"/api/jobs/{job['id']}/publish"):
+        assert "malformed JSON" in reason(client.post(url, content=NESTED, headers=auth), 400)
+        assert "malformed JSON" in reason(client.post(url, content=b'{"a": ' + NESTED + b"}", headers=auth), 400)
+    # `like` needs no token: anyone can send it
+    like = client.post(f"/api/gallery/{job['id']}/like", content=NESTED, headers={"content-type": "application/json"})
+    assert "malformed JSON" in reason(like, 400)
+
+
+def test_a_decompression_bomb_through_the_web_form_is_refused(app, client):
+    before = stored(app)
+    client.get("/")
+    csrf = client.cookies.get("bw_csrf")
+    r = client.post("/submit", files=photo(png_header_only(50_000, 50_000)), data={"preset": "7", "csrf": csrf},
+                    headers={"accept": "text/html"})
+    assert r.status_code == 422 and "decompression bomb" in r.text and "text/html" in r.headers["content-type"]
+    assert stored(app) == before
+
+
+def test_json_endpoints_have_the_small_body_limit(client):
+    """Only the upload endpoints themselves take large bodies; a JSON endpoint below them does not."""
+    job = submit(client).json()
+    auth = {"Authorization": f"Bearer {job['token']}", "content-type": "application/json"}
+    big = b'{"title": "' + b"x" * (2 * MB) + b'"}'
+    for url in (f"/api/jobs/{job['id']}/cancel", f"/api/jobs/{job['id']}/publish", "/api/jobs/"):
+        assert "upload too large" in reason(client.post(url, content=big, headers=auth), 413), url
+
+
+def test_forwarded_headers_cannot_be_spoofed(tmp_path):
+    """Behind one proxy, the client is the entry that proxy appended (the right-most); what the
+    client wrote to the left of it changes nothing: not the like, not the rate limit."""
+    from brushwork.service.config import ServiceConfig
+    assert ServiceConfig.from_env({"BRUSHWORK_TRUST_FORWARDED": "1"}).trust_forwarded == 1
+    assert ServiceConfig.from_env({"BRUSHWORK_TRUST_FORWARDED": "true"}).trust_forwarded == 1
+    app = create_app(config(tmp_path, trust_forwarded=1, rate_submit=(2, 60.0)), sweeper=False)
+    svc = app.state.service
+    c = TestClient(app)
+    job = submit(c).json()
+    svc.db.update(job["id"], state="done", result="result.png", public=True)
+    like = f"/api/gallery/{job['id']}/like"
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "10.0.0.1, 203.0.113.7"}).status_code == 200
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "10.0.0.2, 203.0.113.7"}).status_code == 409
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 200   # another client
+    spoofed = [c.post("/api/jobs", files=photo(png_bytes()), data={"preset": "7"},
+                      headers={"X-Forwarded-For": f"10.9.9.{i}, 203.0.113.50"}) for i in range(3)]
+    assert [r.status_code for r in spoofed] == [202, 202, 429]
+    svc.close()
+
+    app = create_app(config(tmp_path / "two", trust_forwarded=2), sweeper=False)   # two proxies of ours
+    c = TestClient(app)
+    job = submit(c).json()
+    app.state.service.db.update(job["id"], state="done", result="result.png", public=True)
+    like = f"/api/gallery/{job['id']}/like"
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.7, 10.0.0.5"}).status_code == 200
+    assert c.post(like, json={}, headers={"X-Forwarded-For": "2.2.2.2, 203.0.113.7, 10.0.0.6"}).status_code == 409
+    app.state.service.close()

@@ -71,7 +71,7 @@ def test_cancel_a_queued_job(tmp_path):
 def test_expired_files_are_deleted(tmp_path):
     import time
 
-    from brushwork.service.jobs import sweep
+    from brushwork.service.sweeper import sweep
     app = create_app(config(tmp_path), sweeper=False)
     svc = app.state.service
     c = TestClient(app)
@@ -89,3 +89,62 @@ def test_worker_command_refuses_unknown_queues(tmp_path, capsys):
     from brushwork.cli import main
     assert main(["worker", "--queues", "fast,bogus", "--data-dir", str(tmp_path)]) == 2
     assert "unknown queue 'bogus'" in capsys.readouterr().err
+
+
+def test_tokens_stay_out_of_logged_urls(client):
+    """The job page leaves a cookie, so its own requests carry no token in their URLs; answers
+    to a Bearer request link without the token; the access log redacts one sent in a URL."""
+    import logging
+
+    from brushwork.service.security import RedactTokens
+    job = submit(client).json()
+    jid, token = job["id"], job["token"]
+    s = client.get(f"/api/jobs/{jid}", headers={"Authorization": f"Bearer {token}"}).json()
+    assert token not in str(s["links"]) and s["links"]["status"] == f"/api/jobs/{jid}"
+    page = client.get(f"/jobs/{jid}", params={"token": token})
+    assert page.status_code == 200 and f"bw_job_{jid}" in page.headers["set-cookie"]
+    assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
+    assert f'data-status="/api/jobs/{jid}"' in page.text and f"token={token}" not in page.text
+    from fastapi.testclient import TestClient
+    with TestClient(client.app) as browser:          # only the cookie, as the page's scripts send it
+        browser.cookies.set(f"bw_job_{jid}", token)
+        assert browser.get(f"/api/jobs/{jid}").json()["state"] == "queued"
+        assert browser.post(f"/api/jobs/{jid}/cancel", json={}).status_code == 401   # no authority to change
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", f"/api/jobs/{jid}/events?token={token}&x=1", "1.1", 200),
+                               None)
+    RedactTokens().filter(record)
+    assert token not in record.getMessage() and "token=REDACTED&x=1" in record.getMessage()
+
+
+def test_event_streams_are_capped_per_client_and_in_total(tmp_path):
+    """Event streams of a queued job stay open; past the caps a client is told to poll (429), and
+    a closed stream frees its slot. Status requests are answered all along."""
+    import contextlib
+
+    import httpx2 as httpx
+
+    from service_util import live_server, wait_for
+    app = create_app(config(tmp_path, trust_forwarded=1, max_streams_per_client=2, max_streams=3), sweeper=False)
+    with TestClient(app) as c:
+        job = submit(c).json()
+    auth = {"Authorization": f"Bearer {job['token']}"}
+    url = f"/api/jobs/{job['id']}/events"
+    try:
+        with live_server(app) as (base, _port), httpx.Client(base_url=base, timeout=10) as http, \
+                contextlib.ExitStack() as open_streams:
+            def stream(client: str):
+                return open_streams.enter_context(http.stream("GET", url, headers={**auth, "X-Forwarded-For": client}))
+            first = [stream("203.0.113.1"), stream("203.0.113.1")]
+            assert [s.status_code for s in first] == [200, 200]
+            refused = http.get(url, headers={**auth, "X-Forwarded-For": "203.0.113.1"})
+            assert refused.status_code == 429 and "from you" in refused.json()["detail"]
+            assert stream("203.0.113.2").status_code == 200                  # a third client: 3 open in all
+            full = http.get(url, headers={**auth, "X-Forwarded-For": "203.0.113.3"})
+            assert full.status_code == 429 and "on this server" in full.json()["detail"]
+            assert http.get(f"/api/jobs/{job['id']}", headers=auth).json()["state"] == "queued"
+            first[0].close()
+            wait_for(lambda: app.state.streams.count() == 2, 20)
+            assert stream("203.0.113.3").status_code == 200
+    finally:
+        app.state.service.close()

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from brushwork.errors import InputError
 from brushwork.service.app import create_app
-from brushwork.service.jobs import check_webhook_url
+from brushwork.service.addresses import check_webhook_url
 from brushwork.service.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
 from service_util import config, free_port, submit, wait_for, wait_state, worker
 
@@ -68,7 +68,7 @@ def smtp():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, smtp):
     cfg = config(tmp_path_factory.mktemp("notify"), smtp_host="127.0.0.1", smtp_port=smtp[1], notify_retries=3,
-                 notify_backoff_s=0.3, public_url="https://paint.example")
+                 notify_backoff_s=0.3, public_url="https://paint.example", unsent_after_s=0.2)
     app = create_app(cfg, sweeper=False)
     with TestClient(app) as client, worker(app.state.service):
         yield app, client
@@ -127,6 +127,8 @@ def test_email_when_done(served, smtp):
     assert rcpt == ["painter@example.com"] and msg["To"] == "painter@example.com"
     assert msg["Subject"] == "Your brushwork painting is ready"
     assert f"https://paint.example/jobs/{job['id']}?token={job['token']}" in msg.get_content()
+    row = app.state.service.db.get(job["id"])      # the database alone holds no usable token
+    assert job["token"] not in json.dumps({c.name: str(getattr(row, c.name)) for c in row.__table__.columns})
 
 
 def test_signature_and_targets():
@@ -140,3 +142,101 @@ def test_signature_and_targets():
         with pytest.raises(InputError, match="private network"):
             check_webhook_url(url, allow_private=False, resolve=True)
     check_webhook_url("http://127.0.0.1:9/x", allow_private=True)     # what the tests above rely on
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::7f00:1]/x", "http://[2002:7f00:1::]/x", "http://[::ffff:127.0.0.1]/x",
+                                 "http://[::ffff:7f00:1]/x", "http://[64:ff9b::a9fe:a9fe]/latest", "http://[::7f00:1]/x",
+                                 "http://[2002:c0a8:101::1]/x", "http://[64:ff9b:1::1]/x"])
+def test_embedded_private_addresses_are_refused(url):
+    """NAT64, 6to4 and IPv4-mapped forms of loopback, link-local and private addresses."""
+    for resolve in (False, True):
+        with pytest.raises(InputError, match="private network"):
+            check_webhook_url(url, allow_private=False, resolve=resolve)
+
+
+class Rebinding:
+    """A resolver stub: `name` answers `answers[0]` on the first lookup, `answers[1]` after."""
+
+    def __init__(self, monkeypatch, name: str, answers: tuple[str, str]):
+        import socket
+        real, self.lookups = socket.getaddrinfo, 0
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host != name:
+                return real(host, port, *args, **kwargs)
+            self.lookups += 1
+            ip = answers[0] if self.lookups == 1 else answers[1]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, int(port)))]
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _hook_job(url: str):
+    from brushwork.service.db import Job
+    return Job(id="j" * 16, kind="image", quality="fast", state="done", error=None, result="result.png",
+               result_width=64, result_height=48, webhook_url=url, webhook_secret="s3cret")
+
+
+def test_a_rebinding_name_cannot_reach_loopback(monkeypatch):
+    """The name answers a public address when checked and 127.0.0.1 after: the request goes to
+    the checked (public, here unreachable) address, never to the local receiver."""
+    from brushwork.service.notify import Retry, send_webhook
+    hook = Hook([])
+    try:
+        port = hook.server.server_address[1]
+        dns = Rebinding(monkeypatch, "rebind.example", ("93.184.216.34", "127.0.0.1"))
+        with pytest.raises(Retry):
+            send_webhook(_hook_job(f"http://rebind.example:{port}/hook"), "https://paint.example", 1.0, False)
+        assert hook.calls == [] and dns.lookups == 1
+    finally:
+        hook.close()
+
+
+def test_the_webhook_goes_to_the_address_checked(monkeypatch):
+    from brushwork.service.notify import send_webhook
+    hook = Hook([])
+    try:
+        port = hook.server.server_address[1]
+        Rebinding(monkeypatch, "hook.example", ("127.0.0.1", "10.255.255.1"))
+        assert send_webhook(_hook_job(f"http://hook.example:{port}/hook?x=1"), "https://paint.example", 5.0, True) == 200
+        assert len(hook.calls) == 1 and hook.calls[0][1]["Host"] == f"hook.example:{port}"
+    finally:
+        hook.close()
+
+
+def test_the_outbox_delivers_after_a_lost_message_and_a_dead_node(served, monkeypatch):
+    """The notify message is lost (the node that took it died), then the next delivery's process
+    dies holding it: the sweeper sends it again each time, and every try is on record."""
+    import subprocess
+    import sys
+
+    from brushwork.service.holders import MACHINE
+    from brushwork.service.queue import NOTIFY, Broker
+    from brushwork.service.sweeper import sweep
+    app, client = served
+    svc = app.state.service
+    real, dropped = Broker.send, []
+
+    def lossy(self, task, args, queue):
+        if task == NOTIFY and not dropped:
+            dropped.append(args)
+            return
+        real(self, task, args, queue)
+    monkeypatch.setattr(Broker, "send", lossy)
+    hook = Hook([])
+    try:
+        job = submit(client, webhook=hook.url).json()
+        wait_state(client, job["id"], job["token"])
+        (nid,) = wait_for(lambda: [n.id for n in svc.db.due_notifications(time.time()) if n.job_id == job["id"]], 30)
+        assert dropped and hook.calls == []
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        assert svc.db.take_notification(nid, f"notify@x on {MACHINE} pid {dead.pid}", 600.0) is not None
+        time.sleep(0.3)
+        assert sweep(svc)["notified"] == 1
+        wait_for(lambda: hook.calls, 30)
+        wait_for(lambda: ("webhook", "sent") in svc.db.attempts(job["id"]), 30)
+        assert svc.db.attempts(job["id"])[0][1].startswith("interrupted")
+        time.sleep(0.5)
+        assert sweep(svc)["notified"] == 0 and len(hook.calls) == 1     # delivered: nothing more to send
+    finally:
+        hook.close()

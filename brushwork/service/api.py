@@ -8,6 +8,7 @@
     GET  /api/jobs/{id}/result      the result in full resolution
     POST /api/jobs/{id}/cancel      stop a queued or running job
     POST /api/jobs/{id}/publish     show a finished picture in the public gallery (or hide it)
+    DELETE /api/jobs/{id}           delete the job: its photo, painting and results, at once
     GET  /api/presets               the built-in styles
     GET  /api/gallery               published pictures
     POST /api/gallery/{id}/like     one like per client
@@ -26,15 +27,15 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import desc, func, select
-from sqlalchemy.exc import IntegrityError
+from starlette.background import BackgroundTask
 
 from ..errors import InputError
-from .db import Job, Like
-from .jobs import Service, create_job, links, parse_request, status
-from .security import client_key, request_token, token_matches
+from . import kinds
+from .db import Job
+from .jobs import Service, create_job, delete_job, links, parse_request, status
+from .kinds import JobKind
+from .security import client_key, link_token, request_token, token_matches
 from .storage import TooLarge
-from .uploads import check_image, check_video
 
 router = APIRouter(prefix="/api")
 
@@ -80,6 +81,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise HTTPException(400, f"malformed JSON: {str(e)[:120]}") from None
+    except RecursionError:
+        raise HTTPException(400, "malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "the JSON body must be an object")
     return data
@@ -87,7 +90,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def job_for(request: Request, job_id: str) -> Job:
     """The job, if the request carries its token; 404 alike for a missing job and a wrong token."""
-    token = request_token(request)
+    token = request_token(request, job_id)
     if not token:
         raise HTTPException(401, "this job needs its token: add ?token=... or an Authorization: Bearer header")
     job = svc_of(request).db.get(job_id) if len(job_id) <= 32 else None
@@ -100,48 +103,39 @@ def _present(upload: UploadFile | None) -> bool:
     return upload is not None and bool(upload.filename or upload.size)
 
 
-def submit(request: Request, fields: dict[str, Any], main: UploadFile | None, style: UploadFile | None,
-           kind: str = "image") -> tuple[Job, str, str | None]:
-    """Everything a submission goes through (API and the HTML form alike). Nothing is stored
-    unless every check passes; temporary files are removed on every refusal."""
+def submit(request: Request, row: JobKind, fields: dict[str, Any],
+           uploads: dict[str, UploadFile | None]) -> tuple[Job, str, str | None]:
+    """Everything a submission goes through (API and the HTML form alike), for the job kind
+    `row`; `uploads` maps the row's upload fields to what was sent. Nothing is stored unless every
+    check passes; temporary files are removed on every refusal."""
     svc = svc_of(request)
     cfg = svc.cfg
     rate_limit(request, "submit", cfg.rate_submit)
     client = client_of(request)
     if svc.storage.usage() >= cfg.quota_bytes:
         raise HTTPException(507, "the server's storage is full; try again later")
-    with svc.db.Session() as s:
-        used = s.scalar(select(func.coalesce(func.sum(Job.stored_bytes), 0)).where(Job.client == client)) or 0
-    if used >= cfg.client_quota_bytes:
+    if svc.db.client_bytes(client) >= cfg.client_quota_bytes:
         raise HTTPException(429, f"your storage quota ({cfg.client_quota_bytes / 1024 / 1024:.0f} MB) is used up; "
                                  "old jobs expire after a few days")
-    what = "video" if kind == "video" else "photo"
-    if not _present(main):
-        raise HTTPException(422, f"no {what} uploaded (field '{what}')")
-    has_style = _present(style)
+    present = {u.field for u in row.uploads if _present(uploads.get(u.field))}
+    for u in row.uploads:
+        if u.required and u.field not in present:
+            raise HTTPException(422, f"no {u.what} uploaded (field '{u.field}')")
     try:
-        req = parse_request(fields, has_style, cfg, kind)
+        req = parse_request(row, fields, present, cfg)
     except InputError as e:
         raise HTTPException(422, str(e)) from None
     tmps: list[Path] = []
     try:
-        limit = cfg.max_video_bytes if kind == "video" else cfg.max_upload_bytes
-        main_tmp = svc.storage.receive(main.file, limit)
-        tmps.append(main_tmp)
-        frames = 1
-        if kind == "video":
-            v = check_video(main_tmp, cfg)
-            size, frames, suffix = (v.width, v.height), v.frames, "video"
-        else:
-            info = check_image(main_tmp, cfg, "photo")
-            size, suffix = (info.width, info.height), info.suffix
-        files = {"content": (main_tmp, f"content.{suffix}")}
-        if has_style:
-            style_tmp = svc.storage.receive(style.file, cfg.max_upload_bytes)
-            tmps.append(style_tmp)
-            sinfo = check_image(style_tmp, cfg, "painting")
-            files["style"] = (style_tmp, f"style.{sinfo.suffix}")
-        created = create_job(svc, req, client, files, size, frames)
+        files, checked = {}, {}
+        for u in row.uploads:
+            if u.field in present:
+                tmp = svc.storage.receive(uploads[u.field].file, u.limit(cfg))
+                tmps.append(tmp)
+                checked[u.field] = info = u.check(tmp, cfg, u.what)
+                files[u.role] = (tmp, f"{u.role}.{info.suffix}")
+        main = checked[row.main.field]
+        created = create_job(svc, row, req, client, files, (main.width, main.height), main.frames)
     except TooLarge as e:
         raise HTTPException(413, str(e)) from None
     except InputError as e:
@@ -183,9 +177,13 @@ def submit_image(request: Request,
                  size: str | None = Form(None, description=_FIELD_DOCS["size"]),
                  email: str | None = Form(None, description=_FIELD_DOCS["email"]),
                  webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
-    fields = dict(preset=preset, quality=quality, strength=strength, keep_colors=keep_colors, size=size,
-                  email=email, webhook=webhook)
-    return _submitted(*submit(request, fields, photo, style, "image"))
+    try:
+        row = kinds.select("image", quality)
+    except InputError as e:
+        raise HTTPException(422, str(e)) from None
+    fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
+                  webhook=webhook)
+    return _submitted(*submit(request, row, fields, {"photo": photo, "style": style}))
 
 
 @router.post("/videos", status_code=202, responses=ERRORS, summary="Submit a video clip")
@@ -198,24 +196,34 @@ def submit_video(request: Request,
                  size: str | None = Form(None, description="long side of the output in px"),
                  email: str | None = Form(None, description=_FIELD_DOCS["email"]),
                  webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
-    fields = dict(preset=preset, quality="fast", strength=strength, keep_colors=keep_colors, size=size,
-                  email=email, webhook=webhook)
-    return _submitted(*submit(request, fields, video, style, "video"))
+    fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
+                  webhook=webhook)
+    return _submitted(*submit(request, kinds.select("video"), fields, {"video": video, "style": style}))
 
 
 @router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status")
 def get_status(request: Request, job_id: str) -> dict:
-    return status(job_for(request, job_id), request_token(request))
+    return status(job_for(request, job_id), link_token(request))
 
 
 @router.get("/jobs/{job_id}/events", responses=ERRORS, summary="Live status (Server-Sent Events)",
             response_class=StreamingResponse)
 async def events(request: Request, job_id: str) -> StreamingResponse:
     job = await run_in_threadpool(job_for, request, job_id)
-    token = request_token(request)
+    token = link_token(request)
     svc = svc_of(request)
+    release = request.app.state.streams.take(client_of(request))
+    if isinstance(release, str):
+        raise HTTPException(429, release, headers={"Retry-After": "5"})
 
     async def stream():
+        try:
+            async for part in updates():
+                yield part
+        finally:
+            release()
+
+    async def updates():
         last, last_sent = None, time.monotonic()
         started = time.monotonic()
         yield "retry: 2000\n\n"
@@ -239,7 +247,8 @@ async def events(request: Request, job_id: str) -> StreamingResponse:
                 return
             current = fresh
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
+    # released when the stream ends, and (should it never start) once the response is over
+    return StreamingResponse(stream(), media_type="text/event-stream", background=BackgroundTask(release),
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -268,8 +277,7 @@ def _result_file(request: Request, job: Job) -> FileResponse:
     path = svc_of(request).storage.path(job.id, job.result)
     if not path.exists():
         raise HTTPException(410, "the result has expired and was deleted")
-    media = "video/mp4" if path.suffix == ".mp4" else "image/png"
-    return FileResponse(path, media_type=media, filename=f"brushwork-{job.id}{path.suffix}",
+    return FileResponse(path, media_type=kinds.of(job).media_type, filename=f"brushwork-{job.id}{path.suffix}",
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -282,11 +290,16 @@ async def cancel(request: Request, job_id: str) -> dict:
     svc = svc_of(request)
     if job.finished:
         raise HTTPException(409, f"the job is already {job.state}")
-    now = time.time()
-    svc.db.update(job.id, cancel_requested=True)
-    # a queued job is cancelled at once; a running one stops at its next progress report
-    svc.db.update(job.id, where={"state": "queued"}, state="cancelled", message="cancelled", finished_at=now)
-    return status(svc.db.get(job.id), request_token(request))
+    await run_in_threadpool(svc.db.cancel, job.id)
+    return status(svc.db.get(job.id), link_token(request))
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response, responses=ERRORS,
+               summary="Delete a job: its photo, painting and results, at once")
+def delete(request: Request, job_id: str) -> Response:
+    job = job_for(request, job_id)
+    delete_job(svc_of(request), job.id)
+    return Response(status_code=204)
 
 
 class PublishBody(BaseModel):
@@ -302,13 +315,13 @@ async def publish(request: Request, job_id: str) -> dict:
     try:
         body = PublishBody.model_validate(data)
     except Exception as e:
-        raise HTTPException(422, _one_line(e)) from None
+        raise HTTPException(422, one_line(e)) from None
     job = await run_in_threadpool(job_for, request, job_id)
     svc = svc_of(request)
     if body.public:
         if job.state != "done" or not job.result:
             raise HTTPException(409, "only a finished job can be published")
-        if job.kind != "image":
+        if not kinds.of(job).publishable:
             raise HTTPException(409, "only pictures can be published to the gallery for now")
         await run_in_threadpool(_make_thumb, svc, job)
         cfg = svc.cfg
@@ -317,7 +330,7 @@ async def publish(request: Request, job_id: str) -> dict:
                       expires_at=time.time() + cfg.gallery_expire_days * 86400)
     else:
         svc.db.update(job.id, public=False)
-    return status(svc.db.get(job.id), request_token(request))
+    return status(svc.db.get(job.id), link_token(request))
 
 
 def _make_thumb(svc: Service, job: Job) -> None:
@@ -334,7 +347,7 @@ def _make_thumb(svc: Service, job: Job) -> None:
         tmp.replace(dst)
 
 
-def _one_line(e: Exception) -> str:
+def one_line(e: Exception) -> str:
     errors = getattr(e, "errors", None)
     if callable(errors):
         parts = []
@@ -361,10 +374,7 @@ def gallery_item(job: Job) -> dict:
 
 
 def gallery_items(svc: Service, sort: str, limit: int, offset: int) -> list[dict]:
-    order = (desc(Job.likes), desc(Job.published_at)) if sort == "top" else (desc(Job.published_at),)
-    with svc.db.Session() as s:
-        jobs = s.scalars(select(Job).where(Job.public.is_(True)).order_by(*order).limit(limit).offset(offset))
-        return [gallery_item(j) for j in jobs]
+    return [gallery_item(j) for j in svc.db.published(sort, limit, offset)]
 
 
 @router.get("/gallery", summary="Published pictures", responses={c: ERRORS[c] for c in (422, 429)})
@@ -388,19 +398,7 @@ async def like(request: Request, job_id: str) -> JSONResponse:
     svc = svc_of(request)
     rate_limit(request, "like", (60, 60.0))
     job = await run_in_threadpool(public_job, request, job_id)
-    client = client_of(request)
-
-    def add() -> int | None:
-        try:
-            with svc.db.session() as s:
-                s.add(Like(job_id=job.id, client=client))
-                s.flush()
-                s.execute(Job.__table__.update().where(Job.id == job.id).values(likes=Job.likes + 1))
-        except IntegrityError:
-            return None
-        return svc.db.get(job.id).likes
-
-    likes = await run_in_threadpool(add)
+    likes = await run_in_threadpool(svc.db.like, job.id, client_of(request))
     if likes is None:
         return JSONResponse({"detail": "you already like this picture", "likes": svc.db.get(job.id).likes,
                              "liked": True}, status_code=409)

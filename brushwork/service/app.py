@@ -1,11 +1,14 @@
 """`create_app(config)`: the FastAPI application (pages, API, static files), its middleware and
 error handling, and the sweeper thread that re-queues jobs whose worker died.
+
+This is the web process's composition root: it makes the Celery app (with the tasks bound to a
+`jobs.Runner`, so an in-process worker can consume it too), hands its `Broker` to the `Service`,
+and the Service to the routes (`app.state.service`).
 """
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,45 +19,24 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from . import api, pages
 from .config import MB, ServiceConfig
-from .jobs import Service, sweep
-from .security import BodyLimit, RateLimiter, SecurityHeaders, client_key
+from .jobs import Runner, Service
+from .queue import Broker, make_celery
+from .security import BodyLimit, RateLimiter, SecurityHeaders, StreamSlots, client_key
+from .sweeper import Sweeper
 
 log = logging.getLogger("brushwork.service")
 HERE = Path(__file__).parent
-
-
-class Sweeper:
-    """Runs `jobs.sweep` every few seconds in a thread (the web server is always running)."""
-
-    def __init__(self, svc: Service, every: float):
-        self.svc, self.every = svc, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="brushwork-sweeper", daemon=True)
-
-    def start(self) -> "Sweeper":
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                sweep(self.svc)
-            except Exception:
-                log.exception("sweep failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
 
 
-def create_app(cfg: ServiceConfig | None = None, celery=None, sweeper: bool = True) -> FastAPI:
+def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAPI:
     cfg = cfg or ServiceConfig.from_env()
-    svc = Service(cfg, celery)
+    svc = Service(cfg, Broker(make_celery(cfg, runner=lambda broker: Runner(cfg, broker))))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -72,8 +54,8 @@ def create_app(cfg: ServiceConfig | None = None, celery=None, sweeper: bool = Tr
                               "(`Authorization: Bearer TOKEN` or `?token=`).")
     app.state.service = svc
     app.state.limiter = RateLimiter()
+    app.state.streams = StreamSlots(cfg.max_streams_per_client, cfg.max_streams)
 
-    from . import api, pages
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -101,8 +83,7 @@ def create_app(cfg: ServiceConfig | None = None, celery=None, sweeper: bool = Tr
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"detail": "malformed JSON"}, status_code=400)
-        from .api import _one_line
-        detail = _one_line(exc)
+        detail = api.one_line(exc)
         if _wants_html(request):
             return pages.error_page(request, 422, detail)
         return JSONResponse({"detail": detail}, status_code=422)
@@ -123,9 +104,8 @@ def create_app(cfg: ServiceConfig | None = None, celery=None, sweeper: bool = Tr
     slack = 1 * MB
     app.add_middleware(BodyLimit, default=64 * 1024, limits={
         "/api/jobs": 2 * cfg.max_upload_bytes + slack,    # photo + painting
-        "/submit": 2 * cfg.max_upload_bytes + slack,
+        "/submit": cfg.max_video_bytes + cfg.max_upload_bytes + slack,   # the form takes photos and clips
         "/api/videos": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
-        "/submit-video": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
     })
     app.add_middleware(SecurityHeaders)
     return app

@@ -43,13 +43,17 @@ class ServiceConfig:
     # queue
     lease_s: float = 60.0                    # a running job whose worker has not been heard of for this
     max_attempts: int = 3                    # long is re-queued, at most this many runs in all
-    sweep_every_s: float = 10.0
+    unsent_after_s: float = 30.0             # a submission whose message failed is sent by the sweeper after this
+    sweep_every_s: float = 5.0               # also how soon a job of a vanished process on this machine re-runs
     poll_interval_s: float = 0.2             # embedded broker polling
 
     # clients
     rate_submit: tuple[int, float] = (20, 60.0)    # jobs per client per window (s)
     rate_requests: tuple[int, float] = (600, 60.0)  # any request per client per window
-    trust_forwarded: bool = False            # use X-Forwarded-For (behind your own proxy only)
+    max_streams_per_client: int = 4          # open event streams (SSE) per client ...
+    max_streams: int = 200                   # ... and in all, per web process; then clients poll
+    trust_forwarded: int = 0                 # proxies of yours in front of the service that append the
+                                             # client to X-Forwarded-For (0: the peer is the client)
     cors_origins: tuple[str, ...] = ()       # off by default
 
     # notifications
@@ -148,7 +152,8 @@ def _parse(f: dataclasses.Field, text: str):
     if kind.startswith("bool"):
         return text.strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("int"):
-        return int(text)
+        word = text.strip().lower()       # a yes/no for a count means one / none (TRUST_FORWARDED=true)
+        return 1 if word in ("true", "yes", "on") else 0 if word in ("false", "no", "off") else int(text)
     if kind.startswith("float"):
         return float(text)
     if kind == "Path":

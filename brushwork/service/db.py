@@ -9,8 +9,25 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint,
-                        create_engine, event, select, update)
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    desc,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -87,6 +104,34 @@ class Like(Base):
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
 
+class Notification(Base):
+    """The outbox: one row per notification a finished job owes (email, webhook), delivered at
+    least once: a delivery claims it with a lease, every try is recorded (`Attempt`), and one
+    that is due but untaken (its message lost with a dead node) is sent again by the sweeper."""
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("job_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)   # pending | sent | failed
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float, default=time.time)
+    holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class Attempt(Base):
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(Integer, ForeignKey("notifications.id", ondelete="CASCADE"),
+                                                 index=True)
+    at: Mapped[float] = mapped_column(Float, default=time.time)
+    outcome: Mapped[str] = mapped_column(String(200))
+
+
 class Database:
     """An engine and a session factory. SQLite gets WAL and a busy timeout, so the web app and the
     workers (separate processes) can write at the same time."""
@@ -135,24 +180,146 @@ class Database:
         with self.session() as s:
             return s.execute(stmt.values(**values)).rowcount == 1
 
-    def claim(self, job_id: str, run_id: str, worker: str, lease_s: float, max_attempts: int) -> bool:
+    def finish(self, job_id: str, state: str, message: str, *, where: dict[str, Any] | None = None,
+               **values: Any) -> bool:
+        """End a job (done, failed or cancelled), if `where` still holds: every way a job ends
+        goes through here, so a finished job always has its time and no lease."""
+        assert state in FINISHED
+        return self.update(job_id, where=where, state=state, message=message, finished_at=time.time(),
+                           lease_until=None, **values)
+
+    def cancel(self, job_id: str) -> None:
+        """Ask a job to stop: a queued one is cancelled at once, a running one at its next report."""
+        self.update(job_id, cancel_requested=True)
+        self.finish(job_id, "cancelled", "cancelled", where={"state": "queued"})
+
+    def delete(self, job_id: str) -> None:
+        """Remove a job's record (its likes and notifications go with it)."""
+        with self.session() as s:
+            s.execute(sql_delete(Like).where(Like.job_id == job_id))
+            ids = select(Notification.id).where(Notification.job_id == job_id)
+            s.execute(sql_delete(Attempt).where(Attempt.notification_id.in_(ids)))
+            s.execute(sql_delete(Notification).where(Notification.job_id == job_id))
+            s.execute(sql_delete(Job).where(Job.id == job_id))
+
+    def client_bytes(self, client: str) -> int:
+        """What one client's jobs hold on disk."""
+        with self.Session() as s:
+            return int(s.scalar(select(func.coalesce(func.sum(Job.stored_bytes), 0)).where(Job.client == client))
+                       or 0)
+
+    def published(self, sort: str, limit: int, offset: int) -> list[Job]:
+        """Gallery jobs, newest first (`sort="top"`: most liked first)."""
+        order = (desc(Job.likes), desc(Job.published_at)) if sort == "top" else (desc(Job.published_at),)
+        with self.Session() as s:
+            return list(s.scalars(select(Job).where(Job.public.is_(True)).order_by(*order).limit(limit)
+                                  .offset(offset)))
+
+    def like(self, job_id: str, client: str) -> int | None:
+        """One like per client: the job's likes after this one, or None if the client liked it before."""
+        try:
+            with self.session() as s:
+                s.add(Like(job_id=job_id, client=client))
+                s.flush()
+                s.execute(update(Job).where(Job.id == job_id).values(likes=Job.likes + 1))
+        except IntegrityError:
+            return None
+        job = self.get(job_id)
+        return job.likes if job is not None else None
+
+    def expired(self, now: float) -> list[str]:
+        """Finished jobs whose files are past their expiry."""
+        with self.Session() as s:
+            return list(s.scalars(select(Job.id).where(Job.expires_at < now, Job.state.in_(FINISHED))))
+
+    def claim(self, job_id: str, run_id: str, worker: str, lease_s: float, max_attempts: int,
+              dead_run: str | None = None) -> bool:
         """Atomically take a job that is queued, or running under an expired lease (its worker
-        died). Two workers given the same job: one wins, the other gets False."""
+        died), or held by `dead_run` (a run whose process is known to be gone: no need to wait
+        for its lease). Two workers given the same job: one wins, the other gets False."""
         now = time.time()
+        taken = (Job.state == "running") & (Job.lease_until < now)
+        if dead_run:
+            taken = taken | ((Job.state == "running") & (Job.run_id == dead_run))
         stmt = (update(Job).where(Job.id == job_id, Job.attempts < max_attempts, Job.cancel_requested.is_(False))
-                .where((Job.state == "queued") | ((Job.state == "running") & (Job.lease_until < now)))
+                .where((Job.state == "queued") | taken)
                 .values(state="running", run_id=run_id, worker=worker[:200], attempts=Job.attempts + 1,
-                        lease_until=now + lease_s, started_at=now, updated_at=now, message="starting"))
+                        lease_until=now + lease_s, started_at=now, updated_at=now, message="starting",
+                        step=0, total=0))     # a new run reports from its own first step
         with self.session() as s:
             return s.execute(stmt).rowcount == 1
 
-    def stale(self, now: float | None = None) -> list[Job]:
-        """Running jobs whose lease ran out, and queued jobs whose message was never sent."""
+    def stale(self, now: float | None = None, unsent_after_s: float = 0.0) -> list[Job]:
+        """Running jobs whose lease ran out, and queued jobs whose message was not sent for
+        `unsent_after_s` (the submission sends it right after committing: give it that long)."""
         now = time.time() if now is None else now
         with self.Session() as s:
             q = select(Job).where(((Job.state == "running") & (Job.lease_until < now))
-                                  | ((Job.state == "queued") & Job.dispatched.is_(False)))
+                                  | ((Job.state == "queued") & Job.dispatched.is_(False)
+                                     & (Job.updated_at < now - unsent_after_s)))
             return list(s.scalars(q))
+
+    def running(self) -> list[Job]:
+        with self.Session() as s:
+            return list(s.scalars(select(Job).where(Job.state == "running")))
+
+    def interrupted(self, queue: str, limit: int = 20) -> list[Job]:
+        """Jobs on `queue` that a run has started before: re-queued ones (oldest first), and running
+        ones (for the caller to check whether their holder is alive)."""
+        with self.Session() as s:
+            q = (select(Job).where(Job.queue == queue, Job.attempts > 0, Job.cancel_requested.is_(False),
+                                   Job.state.in_(("queued", "running")))
+                 .order_by(Job.created_at).limit(limit))
+            return list(s.scalars(q))
+
+    # --- the notification outbox --------------------------------------------------------------
+
+    def owe(self, job_id: str, channels: list[str]) -> list[int]:
+        """Put the job's notifications in the outbox (once per channel); their ids."""
+        with self.session() as s:
+            have = {n.channel: n.id for n in s.scalars(select(Notification).where(Notification.job_id == job_id))}
+            for channel in channels:
+                if channel not in have:
+                    row = Notification(job_id=job_id, channel=channel, state="pending", tries=0, next_at=time.time(),
+                                       created_at=time.time())
+                    s.add(row)
+                    s.flush()
+                    have[channel] = row.id
+            return [have[c] for c in channels]
+
+    def take_notification(self, nid: int, holder: str, lease_s: float) -> Notification | None:
+        """Claim a due, untaken notification for one try (its lease ran out, or nobody held it)."""
+        now = time.time()
+        stmt = (update(Notification).where(Notification.id == nid, Notification.state == "pending",
+                                           Notification.next_at <= now)
+                .where(Notification.lease_until.is_(None) | (Notification.lease_until < now))
+                .values(holder=holder[:200], lease_until=now + lease_s, tries=Notification.tries + 1))
+        with self.session() as s:
+            if s.execute(stmt).rowcount != 1:
+                return None
+            return s.get(Notification, nid)
+
+    def settle_notification(self, nid: int, outcome: str, state: str, next_at: float | None = None) -> None:
+        """Record one try and what follows: sent, failed for good, or pending again from `next_at`."""
+        with self.session() as s:
+            s.add(Attempt(notification_id=nid, at=time.time(), outcome=outcome[:200]))
+            values: dict[str, Any] = dict(state=state, lease_until=None, holder=None)
+            if next_at is not None:
+                values["next_at"] = next_at
+            s.execute(update(Notification).where(Notification.id == nid).values(**values))
+
+    def due_notifications(self, before: float) -> list[Notification]:
+        """Pending notifications due since before `before` (their lease, if any, checked by the caller)."""
+        with self.Session() as s:
+            return list(s.scalars(select(Notification).where(Notification.state == "pending",
+                                                             Notification.next_at < before)))
+
+    def attempts(self, job_id: str) -> list[tuple[str, str]]:
+        """(channel, outcome) of every try at the job's notifications, in order."""
+        with self.Session() as s:
+            q = (select(Notification.channel, Attempt.outcome).join(Attempt, Attempt.notification_id == Notification.id)
+                 .where(Notification.job_id == job_id).order_by(Attempt.id))
+            return [(c, o) for c, o in s.execute(q)]
 
     def close(self) -> None:
         self.engine.dispose()

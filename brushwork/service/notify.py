@@ -11,24 +11,28 @@ where `secret` is the job's `webhook_secret` (returned once, when the job is sub
 holds the job's token from its submission and adds it to the links.
 
 Sending raises `Retry` for failures worth retrying (network errors, 5xx, 408, 429, SMTP
-trouble) and `Permanent` for the others; the Celery task (queue.py) retries with exponential
-backoff and records the outcome on the job.
+trouble) and `Permanent` for the others. A finished job's notifications wait in the outbox
+(db.Notification) until delivered: `attempt` (what the queue's notify task runs) claims one for
+a try, records every try (db.Attempt, and the latest on the job), and retries with exponential
+backoff; the sweeper sends again those whose message or delivering node was lost.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
+import socket
 import ssl
 import time
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from typing import Any
 
 from ..errors import InputError
+from .addresses import Target, resolve_target
 from .db import Job
+from .security import unseal
 
 SIGNATURE_HEADER = "X-Brushwork-Signature"
 TIMESTAMP_HEADER = "X-Brushwork-Timestamp"
@@ -70,43 +74,71 @@ def payload(job: Job, public_url: str) -> dict[str, Any]:
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could point anywhere (SSRF): don't follow
-        return None
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the checked address; the URL's name is still the Host header."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """Connects to the checked address; TLS checks the certificate against the URL's name."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self.address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def send_webhook(job: Job, public_url: str, timeout: float, allow_private: bool) -> int:
-    from .jobs import check_webhook_url
+    """POST the signed payload to the address that was checked (no second lookup, no redirects:
+    either could lead anywhere)."""
     if not job.webhook_url or not job.webhook_secret:
         raise Permanent("no webhook")
     try:
-        check_webhook_url(job.webhook_url, allow_private, resolve=True)
+        target = resolve_target(job.webhook_url, allow_private)
     except InputError as e:
         raise Permanent(str(e)) from None
     body = json.dumps(payload(job, public_url), sort_keys=True, separators=(",", ":")).encode()
     ts = str(int(time.time()))
-    req = urllib.request.Request(job.webhook_url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "brushwork-webhook/1",
-        EVENT_HEADER: f"job.{job.state}", TIMESTAMP_HEADER: ts,
-        SIGNATURE_HEADER: sign(job.webhook_secret, ts, body)})
-    opener = urllib.request.build_opener(_NoRedirect)
+    headers = {"Content-Type": "application/json", "User-Agent": "brushwork-webhook/1",
+               EVENT_HEADER: f"job.{job.state}", TIMESTAMP_HEADER: ts,
+               SIGNATURE_HEADER: sign(job.webhook_secret, ts, body)}
+    conn = (_PinnedHTTPS if target.scheme == "https" else _PinnedHTTP)(target, timeout)
     try:
-        with opener.open(req, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as e:
-        if e.code >= 500 or e.code in (408, 429):
-            raise Retry(f"HTTP {e.code}") from None
-        raise Permanent(f"HTTP {e.code}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise Retry(f"cannot reach the webhook ({getattr(e, 'reason', e)})") from None
+        conn.request("POST", target.path, body=body, headers=headers)
+        code = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as e:
+        raise Retry(f"cannot reach the webhook ({e})") from None
+    finally:
+        conn.close()
+    if code >= 500 or code in (408, 429):
+        raise Retry(f"HTTP {code}")
+    if code >= 300:
+        raise Permanent(f"HTTP {code}")
+    return code
 
 
-def send_email(job: Job, cfg) -> None:
+def email_link(job: Job, public_url: str, secret: bytes) -> str:
+    """The job page's address with its token (unsealed here, at sending time)."""
+    link = f"{public_url.rstrip('/')}/jobs/{job.id}"
+    sealed = (job.notified or {}).get("sealed_token")
+    return f"{link}?token={unseal(secret, job.id, sealed)}" if sealed else link
+
+
+def send_email(job: Job, cfg, secret: bytes) -> None:
     if not cfg.smtp_host:
         raise Permanent("no SMTP server configured (BRUSHWORK_SMTP_HOST)")
     if not job.email:
         raise Permanent("no email address")
-    link = (job.notified or {}).get("link") or f"{cfg.public_url.rstrip('/')}/jobs/{job.id}"
+    link = email_link(job, cfg.public_url, secret)
     msg = EmailMessage()
     msg["From"] = cfg.mail_from
     msg["To"] = job.email
@@ -139,7 +171,7 @@ def deliver(svc, job_id: str, channel: str) -> str:
     if channel == "webhook":
         send_webhook(job, svc.cfg.public_url, svc.cfg.webhook_timeout_s, svc.cfg.webhook_allow_private)
     elif channel == "email":
-        send_email(job, svc.cfg)
+        send_email(job, svc.cfg, svc.secret)
     else:
         raise Permanent(f"unknown channel {channel!r}")
     record(svc, job_id, channel, "sent")
@@ -151,3 +183,31 @@ def record(svc, job_id: str, channel: str, outcome: str) -> None:
         job = s.get(Job, job_id)
         if job is not None:
             job.notified = {**(job.notified or {}), channel: outcome[:200]}
+
+
+def attempt(svc, nid: int, holder: str) -> float | None:
+    """One try at the outbox's notification `nid`: None when there is nothing more to do now
+    (sent, failed for good, not due, or taken by another), else the seconds until its next try
+    (`notify_backoff_s`, doubling). Every try is recorded, on the outbox and on the job."""
+    cfg = svc.cfg
+    note = svc.db.take_notification(nid, holder, lease_s=2 * cfg.webhook_timeout_s + 60)
+    if note is None:
+        return None
+    try:
+        deliver(svc, note.job_id, note.channel)
+    except Retry as e:
+        if note.tries > cfg.notify_retries:
+            outcome = f"failed after {note.tries} tries: {e}"
+            svc.db.settle_notification(nid, outcome, "failed")
+            record(svc, note.job_id, note.channel, outcome)
+            return None
+        delay = cfg.notify_backoff_s * 2 ** (note.tries - 1)
+        svc.db.settle_notification(nid, f"retrying: {e}", "pending", next_at=time.time() + delay)
+        record(svc, note.job_id, note.channel, f"retrying: {e}")
+        return delay
+    except Permanent as e:
+        svc.db.settle_notification(nid, f"failed: {e}", "failed")
+        record(svc, note.job_id, note.channel, f"failed: {e}")
+        return None
+    svc.db.settle_notification(nid, "sent", "sent")
+    return None

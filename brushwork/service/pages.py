@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import threading
+import warnings
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -15,11 +17,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ..errors import InputError
+from . import kinds
 from .api import gallery_items, job_for, public_job, submit, svc_of
 from .jobs import links, status
-from .security import CSRF_FIELD, csrf_ok, csrf_token, request_token, set_csrf_cookie
-
-from pathlib import Path
+from .security import CSRF_FIELD, csrf_ok, csrf_token, job_cookie, request_token, set_csrf_cookie
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -64,8 +66,12 @@ def _is_video(upload: UploadFile) -> bool:
     f = upload.file
     pos = f.tell()
     try:
-        with Image.open(f):
-            return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(f):
+                return False
+    except Image.DecompressionBombError:
+        return False            # a picture, far too large: checking it says so
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return bool((upload.content_type or "").startswith("video/")) or _looks_like_video(f)
     finally:
@@ -90,14 +96,18 @@ def submit_form(request: Request, photo: UploadFile | None = File(None), style: 
         preset = None
     elif preset:
         style = None            # a preset was picked: a painting chosen earlier is not used
-    kind = "video" if photo is not None and photo.filename and _is_video(photo) else "image"
     cfg = svc_of(request).cfg
-    if kind == "video" and size and size.isdigit() and int(size) > cfg.max_video_side:
-        size = str(cfg.max_video_side)      # the form offers print sizes; clips have their own limit
-    fields = dict(preset=preset, quality="fast" if kind == "video" else quality, strength=strength,
-                  keep_colors=keep_colors or "false", size=size, email=email, webhook=webhook)
     try:
-        job, token, secret = submit(request, fields, photo, style, kind)
+        # one file field for photos and clips: the upload's content picks the kind
+        video = photo is not None and bool(photo.filename) and _is_video(photo)
+        row = kinds.select("video") if video else kinds.select("image", quality)
+        if size and size.isdigit() and int(size) > row.max_side(cfg):
+            size = str(row.max_side(cfg))   # the form offers print sizes; some kinds have a lower limit
+        fields = dict(preset=preset, strength=strength, keep_colors=keep_colors or "false", size=size,
+                      email=email, webhook=webhook)
+        job, token, secret = submit(request, row, fields, {row.main.field: photo, "style": style})
+    except InputError as e:
+        return _page(request, "index.html", _index_context(request, str(e)), status_code=422)
     except HTTPException as e:
         return _page(request, "index.html", _index_context(request, e.detail), status_code=e.status_code)
     url = links(job.id, token).page + ("&new=1" if not secret else "&new=1&ws=1")
@@ -111,11 +121,19 @@ def submit_form(request: Request, photo: UploadFile | None = File(None), style: 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, job_id: str) -> HTMLResponse:
     job = job_for(request, job_id)
-    token = request_token(request)
-    info = status(job, token)
+    token = request_token(request, job_id)
+    info = status(job)          # links without the token: the cookie below carries it
     secret = request.cookies.get(f"bw_ws_{job.id}") if request.query_params.get("ws") else None
-    return _page(request, "job.html", {"job": job, "info": info, "token": token, "webhook_secret": secret,
-                                       "params": job.params or {}})
+    row = kinds.of(job)
+    response = _page(request, "job.html", {"job": job, "info": info, "token": token, "webhook_secret": secret,
+                                           "params": job.params or {}, "publishable": row.publishable,
+                                           "video": row.media_type.startswith("video/")})
+    # the page's own requests (status, events, preview, download) carry the token in this cookie,
+    # not in their URLs; the page's address keeps it (it is the user's key)
+    response.set_cookie(job_cookie(job.id), token, httponly=True, samesite="strict", path="/",
+                        secure=svc_of(request).cfg.public_url.startswith("https"),
+                        max_age=int(svc_of(request).cfg.gallery_expire_days * 86400))
+    return response
 
 
 @router.get("/gallery", response_class=HTMLResponse)

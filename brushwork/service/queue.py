@@ -14,35 +14,43 @@ Brokers:
 - `redis://host:6379/0` for many machines: unacked messages come back after the visibility
   timeout as well; the lease usually re-queues sooner, and the claim makes duplicates harmless.
 
-Tasks only carry job ids; the database says what to do.
+Tasks only carry job ids; the database says what to do. This module knows nothing of jobs:
+the composition root (app.py, run.py) hands `make_celery` a factory for the `Runner` whose
+methods the tasks call, and the rest of the service sends messages through a `Broker`.
 """
 from __future__ import annotations
 
-import logging
 import os
-import socket
+from typing import Any, Callable, Protocol
 
 from .config import ServiceConfig
 
-log = logging.getLogger("brushwork.service")
 QUEUES = ("fast", "slow", "notify")
-
-_services: dict[str, object] = {}
-
-
-def _service(app):
-    """One Service per process and app (built lazily: after a prefork worker has forked); it
-    sends its own messages (notifications) through the worker's app."""
-    from .jobs import Service
-    cfg = app.brushwork_config
-    key = f"{os.getpid()}:{id(app)}"
-    svc = _services.get(key)
-    if svc is None:
-        svc = _services[key] = Service(cfg, celery=app)
-    return svc
+RUN_JOB, NOTIFY = "brushwork.run_job", "brushwork.notify"
 
 
-def make_celery(cfg: ServiceConfig):
+class Broker:
+    """Sends task messages through a Celery app (the only thing the rest of the service sees of it)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def send(self, task: str, args: list, queue: str) -> None:
+        self.app.send_task(task, args=args, queue=queue)
+
+
+class Runner(Protocol):
+    """What the tasks call (jobs.Runner)."""
+
+    def run_job(self, job_id: str, node: str) -> str: ...
+
+    def notify(self, notification_id: int, node: str) -> float | None:
+        """One try at an outbox notification: None when done for now, else seconds to the next try."""
+
+
+def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = None):
+    """A Celery app for `cfg`'s broker; with `runner`, it also has the tasks (for workers). The
+    runner is made once per process, when its first task arrives (after a prefork pool forked)."""
     from celery import Celery
     from kombu import Queue
 
@@ -70,31 +78,28 @@ def make_celery(cfg: ServiceConfig):
         worker_enable_remote_control=not cfg.broker.startswith("sqla+"),  # no fanout on the SQL transport
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
-    app.brushwork_config = cfg
+    if runner is None:
+        return app
+    broker = Broker(app)
+    runners: dict[int, Runner] = {}
+
+    def current() -> Runner:
+        pid = os.getpid()
+        if pid not in runners:
+            runners[pid] = runner(broker)
+        return runners[pid]
 
     # shared=False: each app keeps its own tasks (two apps in one process, as in tests, stay apart)
-    @app.task(name="brushwork.run_job", bind=True, shared=False)
+    @app.task(name=RUN_JOB, bind=True, shared=False)
     def run_job_task(self, job_id: str) -> str:
-        from .jobs import run_job
-        hostname = self.request.hostname or socket.gethostname()
-        return run_job(_service(self.app), job_id, worker=f"{hostname} pid {os.getpid()}")
+        return current().run_job(job_id, self.request.hostname or "")
 
-    @app.task(name="brushwork.notify", bind=True, max_retries=cfg.notify_retries, acks_late=True, shared=False)
-    def notify_task(self, job_id: str, channel: str) -> str:
-        from . import notify
-        cfg = self.app.brushwork_config
-        svc = _service(self.app)
-        try:
-            return notify.deliver(svc, job_id, channel)
-        except notify.Retry as e:
-            if self.request.retries >= cfg.notify_retries:
-                notify.record(svc, job_id, channel, f"failed after {self.request.retries + 1} tries: {e}")
-                return "failed"
-            notify.record(svc, job_id, channel, f"retrying: {e}")
-            raise self.retry(countdown=cfg.notify_backoff_s * 2 ** self.request.retries, exc=e)
-        except notify.Permanent as e:
-            notify.record(svc, job_id, channel, f"failed: {e}")
-            return "failed"
+    @app.task(name=NOTIFY, bind=True, max_retries=None, acks_late=True, shared=False)
+    def notify_task(self, notification_id: int) -> str:
+        delay = current().notify(notification_id, self.request.hostname or "")
+        if delay is None:
+            return "settled"
+        raise self.retry(countdown=delay)
 
     return app
 

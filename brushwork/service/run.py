@@ -3,7 +3,8 @@
 `brushwork serve` starts, by default, two worker nodes as children: one consuming `fast` and
 `notify`, one consuming `slow`, each with `workers` processes, so fast jobs never wait behind
 image iteration. A child that dies is started again. Settings reach the children through
-BRUSHWORK_* environment variables (ServiceConfig.to_env).
+BRUSHWORK_* environment variables (ServiceConfig.to_env). `worker` is the worker processes'
+composition root: it binds the queue's tasks to a `jobs.Runner`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import threading
 import time
 
 from .config import ServiceConfig
+from .security import RedactTokens
 
 log = logging.getLogger("brushwork.service")
 NODES = (("fast", "notify"), ("slow",))
@@ -77,12 +79,15 @@ def serve(cfg: ServiceConfig, host: str = "127.0.0.1", port: int = 8000, workers
 
     from .app import create_app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())    # no job token in the access log
     cfg.prepare()
     # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs `finally`
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sup = Supervisor(cfg, concurrency=workers, quiet=log_level == "warning").start() if workers > 0 else None
     try:
-        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, proxy_headers=cfg.trust_forwarded,
+        # proxy_headers off: X-Forwarded-For is read by security.client_address, trusting only its
+        # configured number of hops (uvicorn's own reading would change the peer address under it)
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, proxy_headers=False,
                     server_header=False)
     finally:
         if sup is not None:
@@ -101,12 +106,13 @@ def worker(cfg: ServiceConfig, queues: tuple[str, ...] | None = None, concurrenc
         stop.wait()
         sup.stop()
         return 0
+    from .jobs import Runner
     from .queue import QUEUES, make_celery, worker_argv
     unknown = [q for q in queues if q not in QUEUES]
     if unknown:
         from ..errors import InputError
         raise InputError(f"unknown queue {unknown[0]!r}: the queues are {', '.join(QUEUES)}")
-    app = make_celery(cfg)
+    app = make_celery(cfg, runner=lambda broker: Runner(cfg, broker))   # this process's composition root
     _stop_with_parent()
     app.worker_main(worker_argv(list(queues), concurrency, pool, loglevel))
     return 0

@@ -1,11 +1,15 @@
 """Tokens, client identity, rate limits, CSRF, request size limits and security headers.
 
 - A job's id is 96 random bits; its token another 192. The database keeps only the token's
-  SHA-256, so a leaked database does not give access to anyone's pictures. Every job URL needs
-  the token (`Authorization: Bearer TOKEN` or `?token=`); a wrong token is answered exactly
-  like a missing job (404), so ids cannot be probed.
-- Clients are told apart by their address (X-Forwarded-For only with `trust_forwarded`),
-  stored as a keyed hash: rate limits, quotas and likes use it.
+  SHA-256 (and, for the email a job will send, the token sealed with the installation's
+  secret), so a leaked database does not give access to anyone's pictures. Every job URL needs
+  the token (`Authorization: Bearer TOKEN`, `?token=`, or the job page's cookie for reads); a
+  wrong token is answered exactly like a missing job (404), so ids cannot be probed. Answers
+  put the token into links only for a client that sent it in its URL, and the access log
+  redacts it.
+- Clients are told apart by their address (with `trust_forwarded` = N proxies: the address the
+  N-th hop from the right of X-Forwarded-For saw), stored as a keyed hash: rate limits, quotas
+  and likes use it.
 - The REST API takes no cookies, so a forged cross-site request has no authority to ride on;
   its state-changing JSON endpoints need `Content-Type: application/json`, which a cross-site
   form cannot send. The HTML form carries a double-submit CSRF token.
@@ -17,10 +21,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import re
 import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from starlette.requests import Request
 
@@ -46,22 +53,78 @@ def token_matches(token: str | None, token_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), token_hash)
 
 
-def request_token(request: Request) -> str | None:
+def job_cookie(job_id: str) -> str:
+    """The cookie the job page leaves, so that the page's own requests carry no token in their URLs."""
+    return f"bw_job_{job_id}"
+
+
+def request_token(request: Request, job_id: str | None = None) -> str | None:
+    """The job token a request carries: `Authorization: Bearer`, the job page's cookie (reads
+    only: a cookie must not give a cross-site request any authority), or `?token=`."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
+    if job_id and request.method in ("GET", "HEAD"):
+        cookie = request.cookies.get(job_cookie(job_id))
+        if cookie:
+            return cookie
     return request.query_params.get("token")
 
 
-def client_address(request: Request, trust_forwarded: bool = False) -> str:
-    if trust_forwarded:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+def link_token(request: Request) -> str | None:
+    """The token to write into the links of an answer: only one the client already put in its URL."""
+    return request.query_params.get("token")
 
 
-def client_key(request: Request, secret: bytes, trust_forwarded: bool = False) -> str:
+def seal(secret: bytes, job_id: str, token: str) -> str:
+    """Encrypt a job's token for the database (the email sent later needs its link): XOR with a
+    key stream only this installation's secret gives, one per job id. The database alone holds
+    no usable token."""
+    data = token.encode()
+    stream = hmac.new(secret, b"job-link:" + job_id.encode(), hashlib.sha512).digest()
+    if len(data) > len(stream):
+        raise ValueError("token too long to seal")
+    return bytes(a ^ b for a, b in zip(data, stream)).hex()
+
+
+def unseal(secret: bytes, job_id: str, sealed: str) -> str:
+    data = bytes.fromhex(sealed)
+    stream = hmac.new(secret, b"job-link:" + job_id.encode(), hashlib.sha512).digest()
+    return bytes(a ^ b for a, b in zip(data, stream)).decode()
+
+
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"]+")
+
+
+def redact(text: str) -> str:
+    """`token=...` in a URL becomes `token=REDACTED`."""
+    return _TOKEN_IN_URL.sub(r"\1REDACTED", text)
+
+
+class RedactTokens(logging.Filter):
+    """For the web server's access log: no job token in a logged URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def client_address(request: Request, proxies: int = 0) -> str:
+    """The client's address, behind `proxies` proxies of ours. Each proxy appends the address it
+    was reached from to X-Forwarded-For, so only the last `proxies` hops (counting the peer) are
+    trusted: whatever the client wrote further left is ignored."""
+    peer = request.client.host if request.client else "unknown"
+    if proxies <= 0:
+        return peer
+    hops = [h.strip() for fwd in request.headers.getlist("x-forwarded-for") for h in fwd.split(",")]
+    chain = [h for h in hops if h] + [peer]
+    return chain[max(0, len(chain) - 1 - proxies)][:100]
+
+
+def client_key(request: Request, secret: bytes, trust_forwarded: int = 0) -> str:
     """A stable, keyed hash of the client's address (the address itself is never stored)."""
     addr = client_address(request, trust_forwarded)
     return hmac.new(secret, addr.encode(), hashlib.sha256).hexdigest()[:32]
@@ -93,6 +156,40 @@ class RateLimiter:
         self._last_prune = now
         for k in [k for k, q in self._hits.items() if not q or q[-1] <= now - max(window, 3600)]:
             del self._hits[k]
+
+
+class StreamSlots:
+    """Caps on long-lived event streams, per client and in total (per web process), so that open
+    streams cannot crowd out status requests. `take` gives a release callable, or None when full."""
+
+    def __init__(self, per_client: int, total: int) -> None:
+        self.per_client, self.total = per_client, total
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> Callable[[], None] | str:
+        """A release callable (safe to call more than once), or the reason there is no slot."""
+        with self._lock:
+            if self._open.get(client, 0) >= self.per_client:
+                return f"too many open event streams from you (the limit is {self.per_client}); poll the status"
+            if sum(self._open.values()) >= self.total:
+                return "too many open event streams on this server; poll the status instead"
+            self._open[client] = self._open.get(client, 0) + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if not released:
+                    released = True
+                    self._open[client] -= 1
+                    if not self._open[client]:
+                        del self._open[client]
+        return release
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
 
 
 # --- CSRF (double submit: a cookie and the same value in the form) --------------------------------
@@ -133,17 +230,15 @@ def _json_response(status: int, detail: str, html: bool = False):
 
 
 class BodyLimit:
-    """Refuse request bodies over a limit (per path prefix), early and without storing them."""
+    """Refuse request bodies over a limit, early and without storing them. `limits` names the
+    upload endpoints by their exact path (a path below one, such as /api/jobs/{id}/cancel, is
+    not an upload); every other request gets `default`."""
 
     def __init__(self, app, limits: dict[str, int], default: int):
         self.app, self.limits, self.default = app, limits, default
 
     def limit_for(self, path: str) -> int:
-        best = ""
-        for prefix in self.limits:
-            if path.startswith(prefix) and len(prefix) > len(best):
-                best = prefix
-        return self.limits[best] if best else self.default
+        return self.limits.get(path, self.default)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600   # the service's files are its user's alone
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 
 
@@ -38,6 +39,8 @@ class Storage:
         self.thumbs = self.root / "thumbs"
         for d in (self.jobs, self.tmp, self.thumbs):
             d.mkdir(parents=True, exist_ok=True)
+        for d in (self.jobs, self.tmp):
+            d.chmod(PRIVATE_DIR)          # whatever the data directory's own mode
         self._usage: tuple[float, int] | None = None
         self._lock = threading.Lock()
 
@@ -47,6 +50,7 @@ class Storage:
         d = self.jobs / job_id
         if create:
             d.mkdir(exist_ok=True)
+            d.chmod(PRIVATE_DIR)
         return d
 
     def path(self, job_id: str, name: str) -> Path:
@@ -59,7 +63,7 @@ class Storage:
         dst = self.tmp / f"up-{secrets.token_hex(8)}"
         size = 0
         try:
-            with open(dst, "wb") as out:
+            with os.fdopen(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb") as out:
                 while chunk := src.read(CHUNK):
                     size += len(chunk)
                     if size > limit:
@@ -73,10 +77,22 @@ class Storage:
     def adopt(self, job_id: str, tmp: Path, name: str) -> int:
         """Move a checked upload into the job's folder under our own name; returns its size."""
         dst = self.path(job_id, name)
-        dst.parent.mkdir(exist_ok=True)
+        dst.parent.mkdir(exist_ok=True, mode=PRIVATE_DIR)
         os.replace(tmp, dst)
+        dst.chmod(PRIVATE_FILE)
         self._usage = None
         return dst.stat().st_size
+
+    def make_private(self, job_id: str) -> None:
+        """Folders 0700, files 0600 in a job's folder (results are written by the library under
+        the process's umask). Also forgets the cached usage: the folder has grown."""
+        d = self.job_dir(job_id)
+        for path in [d, *d.rglob("*")] if d.exists() else ():
+            try:
+                path.chmod(PRIVATE_DIR if path.is_dir() else PRIVATE_FILE)
+            except OSError:
+                pass
+        self._usage = None
 
     def job_bytes(self, job_id: str) -> int:
         d = self.job_dir(job_id)

@@ -1,4 +1,4 @@
-"""Checking uploads by decoding them (never by their name or declared type), and estimating work.
+"""Checking uploads by decoding them (never by their name or declared type); output sizes.
 
 A photo or painting must be one of the allowed formats, at most `max_pixels` (read from the
 header before any pixel is decoded, so a 50000x50000 PNG costs nothing), at least 16 px a side,
@@ -18,18 +18,17 @@ SUFFIX = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bm
 MIN_SIDE = 16
 
 
-@dataclass
-class ImageInfo:
-    format: str
-    width: int       # as displayed (EXIF orientation applied)
+@dataclass(frozen=True)
+class Checked:
+    """What checking an upload found out: its size as displayed (EXIF orientation applied), its
+    frames (1 for a still picture) and the suffix it is stored under."""
+    width: int
     height: int
-
-    @property
-    def suffix(self) -> str:
-        return SUFFIX.get(self.format, "img")
+    frames: int
+    suffix: str
 
 
-def check_image(path: Path, cfg: ServiceConfig, what: str = "photo") -> ImageInfo:
+def check_image(path: Path, cfg: ServiceConfig, what: str = "photo") -> Checked:
     from PIL import Image, UnidentifiedImageError
     try:
         with warnings.catch_warnings():
@@ -62,32 +61,23 @@ def check_image(path: Path, cfg: ServiceConfig, what: str = "photo") -> ImageInf
         raise InputError(f"the {what} is corrupt or truncated ({str(e)[:100]})") from None
     except MemoryError:
         raise InputError(f"the {what} is too large to decode") from None
-    return ImageInfo(fmt, w, h)
+    return Checked(w, h, 1, SUFFIX.get(fmt, "img"))
 
 
-@dataclass
-class VideoCheck:
-    width: int
-    height: int
-    frames: int
-    fps: float
-    seconds: float
-
-
-def check_video(path: Path, cfg: ServiceConfig) -> VideoCheck:
+def check_video(path: Path, cfg: ServiceConfig, what: str = "clip") -> Checked:
     from ..video import probe
     try:
         info = probe(path)
     except InputError as e:
         reason = str(e).split(": ", 1)[-1] if str(e).startswith(str(path)) else str(e)
-        raise InputError(f"the clip cannot be used: {reason}") from None
+        raise InputError(f"the {what} cannot be used: {reason}") from None
     if info.is_folder:
-        raise InputError("the clip is not a video file")
+        raise InputError(f"the {what} is not a video file")
     if info.frames < 2:
-        raise InputError("the clip cannot be used: it has a single frame (upload a still picture as a photo)")
+        raise InputError(f"the {what} cannot be used: it has a single frame (upload a still picture as a photo)")
     if info.duration > cfg.max_video_seconds:
-        raise InputError(f"the clip is {info.duration:.0f} s long; the limit is {cfg.max_video_seconds:.0f} s")
-    return VideoCheck(info.width, info.height, info.frames, float(info.fps), info.duration)
+        raise InputError(f"the {what} is {info.duration:.0f} s long; the limit is {cfg.max_video_seconds:.0f} s")
+    return Checked(info.width, info.height, info.frames, "video")
 
 
 def fit_side(w: int, h: int, side: int | None, cap_side: int, cap_pixels: int) -> tuple[int, int]:
@@ -99,12 +89,3 @@ def fit_side(w: int, h: int, side: int | None, cap_side: int, cap_pixels: int) -
         scale = (cap_pixels / (w * h)) ** 0.5
     return max(1, round(w * scale)), max(1, round(h * scale))
 
-
-# Rough CPU timings (this project's 2-core machine, BENCHMARKS.md); a GPU is much faster.
-def estimate_seconds(kind: str, quality: str, width: int, height: int, steps: int = 150, frames: int = 1) -> float:
-    mp = width * height / 1e6
-    if kind == "video":
-        return 3.0 + frames * (0.3 + 0.9 * mp)
-    if quality == "best":
-        return 5.0 + steps * 7.5 * mp
-    return 1.0 + 1.2 * mp

@@ -108,15 +108,15 @@ function setupJob(el) {
       }
     } else if (preview && s.preview_url && s.preview_version !== lastVersion) {
       lastVersion = s.preview_version;
-      preview.src = s.preview_url + "&v=" + s.preview_version;
+      preview.src = s.preview_url + (s.preview_url.includes("?") ? "&" : "?") + "v=" + s.preview_version;
       preview.hidden = false;
       if (placeholder) placeholder.hidden = true;
     }
     if (s.result) {
       download.href = s.result.url;
       download.hidden = false;
-      if (s.kind === "image") publishForm.hidden = false;
-      if (s.kind === "video" && !$("#result-video")) location.reload();
+      if (d.publishable) publishForm.hidden = false;
+      if (s.result.media_type.startsWith("video/") && !$("#result-video")) location.reload();
     }
     cancel.hidden = !(s.state === "queued" || s.state === "running");
     if (["done", "failed", "cancelled"].includes(s.state)) finished = true;
@@ -154,6 +154,15 @@ function setupJob(el) {
     const r = await api(d.cancel);
     const s = await r.json();
     if (r.ok) render(s); else { msg.textContent = s.detail; cancel.disabled = false; }
+  });
+
+  const remove = $("#delete");
+  remove.addEventListener("click", async () => {
+    if (!confirm("Delete this job: the photo, the painting and the result, for good?")) return;
+    remove.disabled = true;
+    const r = await fetch(d.delete, { method: "DELETE", headers: { "Authorization": "Bearer " + d.token } });
+    if (r.ok) { finished = true; location.href = "/"; }
+    else { msg.textContent = (await r.json()).detail; remove.disabled = false; }
   });
 
   publishForm.addEventListener("submit", async ev => {

@@ -1,0 +1,106 @@
+"""The job-kind table: one row per capability the service offers.
+
+A row says everything the rest of the service needs to know about a kind of job: which endpoint
+and quality select it, the queue it runs on, the files it takes (so a row can take two sounds
+instead of a photo), the form fields it reads, how big its output may be, how long it takes, and
+the producer that makes it through the Python API. Submission, running, status and pages read
+the row; none of them branches on the kind. A new capability is a new row (and its producer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+from . import producers
+from .config import ServiceConfig
+from .uploads import Checked, check_image, check_video, fit_side
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: its form field, its role among the job's stored files, how messages
+    name it, how it is checked (by decoding) and how large it may be."""
+    field: str
+    role: str
+    what: str
+    check: Callable[[Path, ServiceConfig, str], Checked]
+    limit: Callable[[ServiceConfig], int]
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    kind: str                     # as stored and shown: the endpoint family ("image", "video")
+    quality: str                  # as stored and shown ("fast", "best")
+    queue: str                    # "fast" (seconds) or "slow" (minutes)
+    uploads: tuple[Upload, ...]   # the first one is the job's main input (its size plans the output)
+    fields: tuple[str, ...]       # the form fields it reads (see jobs.parse_request)
+    max_side: Callable[[ServiceConfig], int]
+    plan: Callable[[int, int, int | None, ServiceConfig], tuple[int, int]]   # (W, H, size) -> output (W, H)
+    estimate: Callable[[int, int, int, ServiceConfig], float]               # (W, H, frames) -> seconds
+    producer: producers.Producer
+    result: str                   # the result's file name in the job's folder
+    media_type: str
+    publishable: bool = False     # may be shown in the gallery
+    needs_style_upload: str | None = None   # refused without a painting: the reason
+
+    @property
+    def main(self) -> Upload:
+        return self.uploads[0]
+
+
+PHOTO = Upload("photo", "content", "photo", check_image, lambda c: c.max_upload_bytes)
+STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes, required=False)
+CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes)
+PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
+
+
+def _even(dims: tuple[int, int]) -> tuple[int, int]:
+    """Video encoders want even sides."""
+    w, h = dims
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
+# Estimates: rough CPU timings on this project's 2-core machine (BENCHMARKS.md); a GPU is faster.
+KINDS: tuple[JobKind, ...] = (
+    JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), PAINT_FIELDS,
+            max_side=lambda c: c.max_output_side,
+            plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
+            estimate=lambda w, h, frames, c: 1.0 + 1.2 * w * h / 1e6,
+            producer=producers.paint_fast, result="result.png", media_type="image/png", publishable=True),
+    JobKind("image-best", "image", "best", "slow", (PHOTO, STYLE), PAINT_FIELDS,
+            max_side=lambda c: c.max_best_side,
+            plan=lambda w, h, size, c: fit_side(w, h, size or min(512, c.max_best_side), c.max_best_side,
+                                                c.max_output_pixels),
+            estimate=lambda w, h, frames, c: 5.0 + c.best_steps * 7.5 * w * h / 1e6,
+            producer=producers.paint_best, result="result.png", media_type="image/png", publishable=True,
+            needs_style_upload="image iteration (quality 'best') paints from a style image: upload a painting, "
+                               "or use quality 'fast' with a preset"),
+    JobKind("video", "video", "fast", "slow", (CLIP, STYLE), PAINT_FIELDS,
+            max_side=lambda c: c.max_video_side,
+            plan=lambda w, h, size, c: _even(fit_side(w, h, size, c.max_video_side, c.max_output_pixels)),
+            estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),
+            producer=producers.paint_video, result="result.mp4", media_type="video/mp4"),
+)
+
+
+def select(kind: str, quality: str | None = None) -> JobKind:
+    """The row for an endpoint family and a quality (default: its first); InputError if none."""
+    rows = [k for k in KINDS if k.kind == kind]
+    if not rows:
+        raise InputError(f"unknown job kind {kind!r}")
+    quality = (quality or rows[0].quality).strip().lower()
+    for row in rows:
+        if row.quality == quality:
+            return row
+    if len(rows) == 1:
+        raise InputError(f"{kind} jobs take quality {rows[0].quality!r} only")
+    raise InputError(f"quality {quality!r} is not one of {', '.join(r.quality for r in rows)}")
+
+
+def of(job) -> JobKind:
+    """The row a stored job was made by."""
+    return select(job.kind, job.quality)

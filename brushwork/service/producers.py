@@ -1,0 +1,123 @@
+"""Producers: how each kind of job is made, through brushwork's public API (apply, stylize,
+stylize_video). A producer reads its inputs and parameters from a `Work`, reports progress
+through the run, writes the result file itself and says what it made; `jobs.run_job` does the
+rest (claims, leases, finishing, notifications) alike for every kind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from .config import ServiceConfig
+
+
+class Stopped(Exception):
+    """The job was cancelled, or this run lost its claim."""
+
+
+class Progress(Protocol):
+    """What a producer sees of its run (jobs.Run)."""
+
+    should_stop: bool
+
+    def report(self, step: int, total: int, message: str, image: Any = None, force: bool = False) -> bool: ...
+
+    def callback(self, describe: Callable[[Any], str]) -> Callable[[Any], bool]: ...
+
+
+@dataclass
+class Work:
+    cfg: ServiceConfig
+    params: dict[str, Any]
+    inputs: dict[str, Path]      # role ("content", "style", ...) -> stored file
+    folder: Path                 # the job's folder (for caches)
+    result: Path                 # where the result goes
+    run: Progress
+
+    @property
+    def output(self) -> tuple[int, int]:
+        w, h = self.params["output"]
+        return int(w), int(h)
+
+
+@dataclass
+class Made:
+    width: int
+    height: int
+    preview: Any = None          # a (1, 3, H, W) image for the job's preview, or None
+
+
+Producer = Callable[[Work], Made]
+
+
+def _save(work: Work, image) -> Made:
+    from ..image import save_image
+    save_image(image, work.result)
+    return Made(int(image.shape[-1]), int(image.shape[-2]), image)
+
+
+def _stop_if(work: Work) -> None:
+    if work.run.should_stop:
+        raise Stopped()
+
+
+def paint_fast(work: Work) -> Made:
+    """A feed-forward network (a preset or an uploaded painting), tiled at print sizes."""
+    import brushwork
+    p, run = work.params, work.run
+    ow, oh = work.output
+    w, h = p["input"]
+    run.report(0, 1, "painting", force=True)
+    out = brushwork.apply(work.inputs["content"], preset=p.get("preset"), style=work.inputs.get("style"),
+                          strength=p["strength"], preserve_color=p["keep_colors"],
+                          size=None if (ow, oh) == (w, h) else max(ow, oh), device=work.cfg.device,
+                          callback=lambda pr: run.report(pr.step, pr.total, f"painting tile {pr.step} of {pr.total}"))
+    _stop_if(work)
+    return _save(work, out)
+
+
+def paint_best(work: Work) -> Made:
+    """Image iteration from an uploaded painting; strength sets the style weight."""
+    import brushwork
+    p, run, cfg = work.params, work.run, work.cfg
+    size = max(work.output)
+    if p["strength"] == 0:
+        run.report(1, 1, "strength 0: the photo as it is", force=True)
+        from ..feedforward.apply import load_content
+        return _save(work, load_content(work.inputs["content"], size))
+    run.report(0, cfg.best_steps, "loading the network", force=True)
+    weight = 10 ** (1.5 * (p["strength"] - 1))   # 1: the balanced default; lower strength, less style
+
+    def describe(pr) -> str:
+        return f"painting: step {pr.step} of {pr.total} (scale {pr.stage + 1} of {pr.stages}, " \
+               f"{pr.size[1]}x{pr.size[0]} px)"
+    out = brushwork.stylize(work.inputs["content"], work.inputs["style"], size=size, steps=cfg.best_steps,
+                            style_weight=weight, preserve_color="luminance" if p["keep_colors"] else None,
+                            device=cfg.device, callback=run.callback(describe))
+    _stop_if(work)
+    return _save(work, out)
+
+
+def paint_video(work: Work) -> Made:
+    """A clip, frame by frame with the fast networks (resumable through its frame cache)."""
+    import brushwork
+
+    from ..video import probe
+    p, run = work.params, work.run
+    ow, oh = work.output
+    run.report(0, 0, "reading the clip", force=True)
+
+    def describe(fp) -> str:
+        if getattr(fp, "phase", "paint") == "encode":
+            return "encoding the video"
+        eta = f", {fp.eta:.0f} s left" if getattr(fp, "eta", None) is not None else ""
+        return f"frame {fp.step} of {fp.total}{eta}"
+    res = brushwork.stylize_video(work.inputs["content"], work.result, preset=p.get("preset"),
+                                  style=work.inputs.get("style"), size=f"{ow}x{oh}", strength=p["strength"],
+                                  preserve_color=p["keep_colors"], cache=work.folder / "frames",
+                                  device=work.cfg.device, callback=run.callback(describe))
+    if res is None:
+        raise Stopped()
+    info = probe(work.result)
+    return Made(info.width, info.height)
