@@ -131,6 +131,21 @@ def test_resume_continues_bit_exactly(data, tmp_path):
         train_fast(data["stripes"], tmp_path / "split.bw", data["photos"], resume=True, **{**kw, "batch_size": 3})
 
 
+def test_a_checkpoint_of_the_old_one_network_format_resumes(data, tmp_path):
+    """Checkpoints written before recipes (version 1: `model`, `optimizer`) still resume, bit-exactly."""
+    kw = dict(steps=3, seed=4, **TINY)
+    train_fast(data["stripes"], tmp_path / "straight.bw", data["photos"], **kw)
+    train_fast(data["stripes"], tmp_path / "old.bw", data["photos"], **{**kw, "steps": 2})
+    ck = torch.load(checkpoint_path(tmp_path / "old.bw"), weights_only=True)
+    v1 = {k: ck[k] for k in ("format", "kind", "config", "seed", "step", "recent")}
+    v1.update(version=1, model=ck["networks"]["net"], optimizer=ck["optimizers"]["adam"])
+    torch.save(v1, checkpoint_path(tmp_path / "old.bw"))
+    resumed = train_fast(data["stripes"], tmp_path / "old.bw", data["photos"], resume=True, **kw)
+    assert resumed.card["training"]["resumed_at"] == 2
+    straight, old = _weights(tmp_path / "straight.bw"), _weights(tmp_path / "old.bw")
+    assert all(torch.equal(straight[k], old[k]) for k in straight)
+
+
 def test_a_callback_can_stop_training(data, tmp_path):
     model = train_fast(data["stripes"], tmp_path / "stop.bw", data["photos"], steps=50, seed=0,
                        callback=lambda p: p.step >= 2, **TINY)
