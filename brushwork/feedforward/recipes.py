@@ -19,15 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features import vgg19
-from ..losses import TVLoss, gram
+from ..features.stats import adain, gram
+from ..losses import TVLoss
 from ..training.data import BatchSource, step_generator
 from ..training.loop import Settings, inverse_decay
 from ..training.precision import autocast
-from .networks import ADAIN_TAPS, FEATURE_SCALE, AdaINNet, TransformerNet, adain
+from .networks import ADAIN_TAPS, FEATURE_SCALE, AdaINNet, TransformerNet
 
 
 def _scaled_mean_std(feat: torch.Tensor, scale: float, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """`networks.mean_std(feat / scale)` without dividing the whole map."""
+    """`features.stats.mean_std(feat / scale)` without dividing the whole map."""
     var, mean = torch.var_mean(feat.float(), dim=(2, 3), keepdim=True, correction=0)
     return mean / scale, (var / scale**2 + eps).sqrt()
 
