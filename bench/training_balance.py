@@ -27,7 +27,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from _common import REPO, data_dir  # noqa: E402
 from brushwork.features import vgg19  # noqa: E402
-from brushwork.feedforward.data import ImageFolder  # noqa: E402
+from brushwork.training.data import ImageFolder  # noqa: E402
 from brushwork.feedforward.networks import ADAIN_TAPS, FEATURE_SCALE, adain, mean_std  # noqa: E402
 from brushwork.feedforward.train import (ADAIN_CONTENT, ADAIN_STYLE, CONTENT_LAYER, FAST_CONTENT,  # noqa: E402
                                          FAST_STYLE, FAST_TV, STYLE_LAYERS)
