@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 import brushwork
 
-from . import args, options
 from ..errors import InputError
-from ..progress import Progress
+from . import args, options
 from .render import ProgressBar
 
 
@@ -37,7 +37,9 @@ def run_presets(a: argparse.Namespace) -> int:
     if a.output is None:
         raise InputError("give -o SHEET.png to write the contact sheet to")
     from ..image import check_output_path, save_image
+    from ..paths import check_not_input
     check_output_path(a.output)
+    check_not_input(a.output, [a.sheet, a.model])
     sheet = preset_sheet(a.sheet, device=a.device, model=model)
     save_image(sheet, a.output)
     if not a.quiet:
@@ -47,27 +49,22 @@ def run_presets(a: argparse.Namespace) -> int:
 
 
 def run_apply(a: argparse.Namespace) -> int:
-    from ..feedforward.apply import check_strength, check_tile, load_stylizer
-    from ..image import check_output_path, parse_size
-    check_strength(a.strength)
-    check_tile(a.tile)
-    parse_size(a.size)
-    folder = Path(a.input).is_dir()
-    if folder:
-        images, targets = _apply_targets(Path(a.input), a.output)
-    elif a.output.is_dir():
+    from ..feedforward.apply import load_stylizer
+    from ..image import check_output_path, load_image_alpha, save_image
+    from ..paths import check_not_input
+    look = dict(strength=a.strength, preserve_color=a.preserve_color, size=a.size, tile=a.tile, device=a.device)
+    if Path(a.input).is_dir():
+        return _apply_folder(a, look)
+    if a.output.is_dir():
         raise InputError(f"{a.output}: is a folder; give a file name, e.g. {a.output / Path(a.input).stem}.png")
-    else:
-        check_output_path(a.output)
+    check_output_path(a.output)
+    if not a.overwrite:
+        check_not_input(a.output, [a.input, a.style, a.model], options.OVERWRITE_HINT)
     stylizer = load_stylizer(a.preset, a.style, a.model, a.device)
-    kw = dict(model=stylizer, strength=a.strength, preserve_color=a.preserve_color, size=a.size, tile=a.tile)
-    if folder:
-        return _apply_folder(images, targets, a, kw)
-    from ..image import load_image_alpha, save_image
     alpha = load_image_alpha(a.input)[1]
     bar = ProgressBar(a.quiet, lambda p: "")
     try:
-        image = brushwork.apply(a.input, callback=bar, **kw)
+        image = brushwork.apply(a.input, model=stylizer, callback=bar, **look)
     finally:
         bar.close()
     save_image(image, a.output, alpha=alpha)
@@ -76,59 +73,30 @@ def run_apply(a: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_targets(src: Path, out: Path) -> tuple[list[Path], list[Path]]:
-    """A folder of photos -> (images, out/<stem>.png each), refusing clashes before any work."""
-    import os
-    from ..feedforward.apply import list_images
-    from ..image import SAVE_FORMATS
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; with a folder of photos, -o is the output folder")
-    if not out.exists():
-        if out.suffix.lower() in SAVE_FORMATS:
-            raise InputError(f"{out}: with a folder of photos, -o is an output folder, not an image file")
-        if not out.parent.is_dir():
-            raise InputError(f"{out.parent}: does not exist (the output folder is created, not its parents)")
-    elif not os.access(out, os.W_OK):
-        raise InputError(f"{out}: output folder is not writable")
-    images = list_images(src)
-    targets = [out / f"{p.stem}.png" for p in images]
-    seen: dict[Path, Path] = {}
-    for p, t in zip(images, targets):
-        if t in seen:
-            raise InputError(f"{seen[t].name} and {p.name} would both be written to {t}; rename one")
-        seen[t] = p
-        if t.exists() and t.resolve() == p.resolve():
-            raise InputError(f"{t}: the output would replace the input photo; choose another output folder")
-    return images, targets
-
-
-def _apply_folder(images: list[Path], targets: list[Path], a: argparse.Namespace, kw: dict[str, Any]) -> int:
-    """Every photo -> out/<stem>.png. A photo found damaged while reading it is skipped with a
+def _apply_folder(a: argparse.Namespace, look: dict[str, Any]) -> int:
+    """Every photo -> OUT/<name>.png. A photo found damaged while painting it is skipped with a
     line of its own; the rest are still written, and the exit code is then 2."""
-    from ..image import load_image_alpha, save_image
-    targets[0].parent.mkdir(exist_ok=True)
-    failed = 0
+    from ..feedforward.apply import apply_folder
     bar = ProgressBar(a.quiet, lambda p: "")
     try:
-        for i, (src, dst) in enumerate(zip(images, targets)):
-            try:
-                image, alpha = load_image_alpha(src)
-                save_image(brushwork.apply(image, **kw), dst, alpha=alpha)
-            except InputError as e:
-                failed += 1
-                bar.write(f"brushwork apply: skipped {src.name}: {e}")
-            bar(Progress(i + 1, len(images), 0.0, unit="image"))
+        result = apply_folder(a.input, a.output, preset=a.preset, style=a.style, model=a.model,
+                              overwrite=a.overwrite, callback=bar,
+                              on_skip=lambda photo, e: bar.write(f"brushwork apply: skipped {photo.name}: {e}"),
+                              **look)
     finally:
         bar.close()
-    if failed:
-        raise InputError(f"{failed} of {len(images)} images could not be stylized (see above); "
-                         f"the others are in {targets[0].parent}")
+    total = len(result.written) + len(result.skipped)
+    if result.skipped:
+        raise InputError(f"{len(result.skipped)} of {total} images could not be stylized (see above); "
+                         f"the others are in {a.output}")
     if not a.quiet:
-        print(f"wrote {len(images)} images to {targets[0].parent}", file=sys.stderr)
+        print(f"wrote {total} images to {a.output}", file=sys.stderr)
     return 0
 
 
 def run_export(a: argparse.Namespace) -> int:
+    from ..paths import check_not_input
+    check_not_input(a.onnx, [a.model])
     result = brushwork.export_onnx(a.model, a.onnx, check=a.check)
     if not a.quiet:
         checked = ("not checked" if result.max_error is None
@@ -189,15 +157,18 @@ def register(sub: Any) -> None:
     g.add_argument("--strength", type=float, default=d(api, "strength"),
                    help=f"0 = the photo, 1 = full style (default {d(api, 'strength'):g}). For --style it moves the "
                    "style itself from the photo's toward the painting's; otherwise it blends with the photo")
-    g.add_argument("--preserve-color", action="store_true", default=d(api, "preserve_color"),
-                   help="keep the photo's colours: only the brightness is stylized")
+    options.preserve_color(g, api, "keep the photo's colours: only the brightness is stylized (alone: luminance), "
+                           "or the result is recoloured to the photo's colour statistics")
     g.add_argument("--size", type=args.size, default=d(api, "size"),
                    help="resize the photo first: long side in px, or WIDTHxHEIGHT (default: full resolution)")
     r = ap.add_argument_group("running")
+    from ..feedforward.apply import TILE, TILE_PIXELS
+    side = math.isqrt(TILE_PIXELS)
     r.add_argument("--tile", type=int, default=d(api, "tile"), metavar="PX",
-                   help="paint in tiles of PX px (0 = never); default: tiles of 1024 above 1536x1536 px")
+                   help=f"paint in tiles of PX px (0 = never); default: tiles of {TILE} above {side}x{side} px")
     options.device(r, api)
     options.quiet(r)
+    options.overwrite(r)
     ap.add_argument("-o", "--output", required=True, type=Path,
                     help="output image (.png, .jpg, .webp, .tif), or an output folder for a folder of photos")
     ap.set_defaults(func=run_apply)

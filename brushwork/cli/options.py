@@ -24,7 +24,8 @@ def api_default(func: Callable[..., Any], name: str) -> Any:
     return param.default
 
 
-def device(group: Any, func: Callable[..., Any], help: str = "where to compute (default auto: cuda > mps > cpu)") -> None:
+def device(group: Any, func: Callable[..., Any],
+           help: str = "where to compute (default auto: cuda > mps > cpu)") -> None:
     group.add_argument("--device", choices=DEVICES, default=api_default(func, "device"), help=help)
 
 
@@ -34,6 +35,20 @@ def dtype(group: Any, func: Callable[..., Any], help: str, choices: tuple[str, .
 
 def quiet(group: Any, help: str = "no progress bar") -> None:
     group.add_argument("-q", "--quiet", action="store_true", help=help)
+
+
+OVERWRITE_HINT = " (or --overwrite to replace it)"
+
+
+def overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="let the output replace one of the input images (refused otherwise, also through links)")
+
+
+def preserve_color(group: Any, func: Callable[..., Any], help: str) -> None:
+    """--preserve-color [luminance|histogram]; alone it means luminance (the plain flag of old)."""
+    group.add_argument("--preserve-color", nargs="?", const="luminance", choices=("luminance", "histogram"),
+                       default=api_default(func, "preserve_color"), metavar="luminance|histogram", help=help)
 
 
 def iteration(p: argparse.ArgumentParser, func: Callable[..., Any], multiscale: bool | None = None) -> None:
@@ -65,7 +80,9 @@ def iteration(p: argparse.ArgumentParser, func: Callable[..., Any], multiscale: 
     device(r, func)
     dtype(r, func, "precision of the VGG network (default auto: bf16 where fast, else fp32)")
     quiet(r)
-    p.add_argument("-o", "--output", required=True, type=Path, help="output image (.png, .jpg, .webp, .tif)")
+    overwrite(r)
+    p.add_argument("-o", "--output", required=True, type=Path,
+                   help="output image (.png, .jpg, .webp, .tif); Ctrl-C saves the result so far there")
 
 
 def iteration_kwargs(a: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,7 @@ def losses_text(p: Progress) -> str:
 
 
 class ProgressBar:
-    """Draws Progress reports as a tqdm bar on stderr: one bar per phase, counting `p.unit`s.
+    """Draws Progress reports as a tqdm bar on stderr: one bar per phase and unit, counting `p.unit`s.
 
     A bar starts at the first report's step (work resumed from an earlier run is counted, not
     timed) and is drawn only for work of at least two units. `describe` gives the text beside
@@ -23,15 +23,15 @@ class ProgressBar:
     def __init__(self, quiet: bool = False, describe: Callable[[Progress], str] = losses_text):
         self.quiet, self.describe = quiet, describe
         self.bar: Any = None
-        self.phase: str | None = None
+        self.kind: tuple[str, str] | None = None   # (phase, unit) of the bar shown
 
     def __call__(self, p: Progress) -> None:
         if self.quiet or p.total < 2:
             return
-        if self.bar is None or p.phase != self.phase:
+        if self.bar is None or (p.phase, p.unit) != self.kind:
             from tqdm import tqdm
             self.close()
-            self.phase = p.phase
+            self.kind = (p.phase, p.unit)
             self.bar = tqdm(total=p.total, initial=min(p.step, p.total), unit=p.unit, desc=p.phase or None,
                             dynamic_ncols=True, file=sys.stderr)
         self.bar.total = p.total

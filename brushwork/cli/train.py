@@ -19,6 +19,8 @@ TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter"
 
 def run_train(a: argparse.Namespace) -> int:
     from ..feedforward.train import checkpoint_path
+    from ..paths import check_not_input
+    check_not_input(a.output, [a.style] if a.kind == "fast" else a.styles if a.kind == "multistyle" else [])
     kw = {k: getattr(a, k) for k in TRAIN_OPTIONS if hasattr(a, k)}
     if a.no_checkpoints:
         kw["checkpoint_every"] = None

@@ -8,9 +8,9 @@ from typing import Any
 
 import brushwork
 
-from . import args, options
 from ..errors import InputError
 from ..progress import Progress
+from . import args, options
 from .render import ProgressBar
 
 
@@ -102,8 +102,8 @@ def register(sub: Any) -> None:
                    f"0.95 (default {d('consistency'):g})")
     g.add_argument("--strength", type=float, default=d("strength"),
                    help=f"fast: 0 = the photo, 1 = full style (default {d('strength'):g})")
-    g.add_argument("--preserve-color", action="store_true", default=d("preserve_color"),
-                   help="fast: keep the video's colours")
+    options.preserve_color(g, api, "fast: keep the video's colours: only the brightness is stylized (alone: "
+                           "luminance), or each frame is recoloured to the input frame's colour statistics")
     o = v.add_argument_group("optimize method")
     o.add_argument("--steps", type=args.positive_int, default=d("steps"),
                    help=f"steps for the first frame (default {d('steps')})")
