@@ -19,7 +19,6 @@ from .render import ProgressBar
 
 DEMO_SIZE, DEMO_STEPS = 320, 80
 EXIT_INTERRUPTED = 130
-STYLE_LAYERS_HELP = "style taps, optionally weighted (default relu1_1,...,relu5_1)"
 
 
 def describe(p: Progress) -> str:
@@ -190,7 +189,7 @@ def register(sub: Any) -> None:
     s.add_argument("--content-layers", type=args.layers, default=d(api.stylize, "content_layers"), metavar="LAYERS",
                    help="content taps, optionally weighted: relu4_2 or relu3_1=0.5,relu4_2=1")
     s.add_argument("--style-layers", type=args.layers, default=d(api.stylize, "style_layers"), metavar="LAYERS",
-                   help=STYLE_LAYERS_HELP)
+                   help=f"style taps, optionally weighted (default {','.join(d(api.stylize, 'style_layers'))})")
     options.preserve_color(s, api.stylize, "keep the photo's colours: luminance (the value when none is given) "
                            "styles only the brightness, histogram recolours the style first")
     s.add_argument("--mask", action="append", default=None, metavar="MASK",
