@@ -16,9 +16,10 @@ from skimage import data
 
 import brushwork
 from cli_util import OUTPUT_BYTES, assert_refused, run_cli
+from brushwork.batch import list_images
 from brushwork.errors import InputError, MissingWeightsError
 from brushwork.feedforward import NUM_PRESETS, apply, preset_sheet, preset_weights, presets
-from brushwork.feedforward.apply import list_images, load_stylizer
+from brushwork.feedforward.apply import load_stylizer
 from brushwork.feedforward.presets import ArbitraryStylizer
 from brushwork.image import array_to_tensor, luminance, resize, rgb_to_yiq
 

@@ -7,9 +7,10 @@
 
 `base.Stylizer` is what a network offers `apply`; `runtime` holds the ONNX sessions.
 """
-from .apply import apply, list_images, load_stylizer, preset_sheet, run_stylizer
+from ..batch import list_images
+from .apply import apply, apply_folder, load_stylizer, preset_sheet, run_stylizer
 from .base import Stylizer, TorchStylizer, as_stylizer
 from .presets import NUM_PRESETS, Preset, preset_weights, presets
 
-__all__ = ["NUM_PRESETS", "Preset", "Stylizer", "TorchStylizer", "apply", "as_stylizer", "list_images",
+__all__ = ["NUM_PRESETS", "Preset", "Stylizer", "TorchStylizer", "apply", "apply_folder", "as_stylizer", "list_images",
            "load_stylizer", "preset_sheet", "preset_weights", "presets", "run_stylizer"]

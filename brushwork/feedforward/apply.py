@@ -16,12 +16,13 @@ import operator
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
+from ..batch import FolderResult, plan_folder, run_folder
 from ..errors import InputError
-from ..image import ImageSource, combine_luminance, fit, load_image, parse_size, probe_image, resize, tiled
+from ..image import ImageSource, combine_luminance, fit, load_image, match_histogram, parse_size, resize, tiled
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
 from .networks import pad_to_multiple
@@ -31,7 +32,7 @@ TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs 
 TILE = 1024                # tile side used above TILE_PIXELS
 MIN_TILE = 64
 MIN_SIDE = 16              # smaller photos are refused: the networks' reflect padding needs 8 px
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+COLOR_MODES = (None, "luminance", "histogram")
 
 
 def overlap_for(tile: int) -> int:
@@ -49,6 +50,18 @@ def check_strength(strength: float) -> float:
     if not 0 <= s <= 1:
         raise InputError(f"strength {strength} must be between 0 (the photo) and 1 (full style)")
     return s
+
+
+def check_preserve_color(mode: bool | str | None) -> str | None:
+    """None (off), 'luminance' (True too: the stylized luminance with the photo's chroma, YIQ) or
+    'histogram' (the result recoloured to the photo's colour mean and covariance)."""
+    if mode is None or mode is False or mode == "":
+        return None
+    if mode is True:
+        return "luminance"
+    if mode not in COLOR_MODES:
+        raise InputError(f"unknown colour preservation {mode!r}; choose 'luminance' or 'histogram'")
+    return mode
 
 
 def check_tile(tile: int | None) -> int | None:
@@ -122,12 +135,12 @@ def load_model_file(path: str | os.PathLike, device: str = "auto") -> Stylizer:
 
 
 def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: bool,
-                  preserve_color: bool) -> Painter:
-    """Pad, paint, crop, then colour preservation and the strength blend: all per tile."""
+                  luminance_only: bool) -> Painter:
+    """Pad, paint, crop, then luminance-only colour and the strength blend: all per tile."""
     def tile_fn(tile: torch.Tensor) -> torch.Tensor:
         h, w = tile.shape[-2:]
         out = paint(pad_to_multiple(tile, multiple)[0])[..., :h, :w].to("cpu", torch.float32).clamp(0, 1)
-        if preserve_color:
+        if luminance_only:
             out = combine_luminance(out, tile)
         if pixel_blend and strength < 1:
             out = torch.lerp(tile, out, strength)
@@ -136,7 +149,7 @@ def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: b
 
 
 def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSource | None = None,
-          model: Any = None, strength: float = 1.0, preserve_color: bool = False,
+          model: Any = None, strength: float = 1.0, preserve_color: bool | str | None = False,
           size: int | tuple[int, int] | str | None = None, tile: int | None = None, device: str = "auto",
           callback: Callback | None = None) -> torch.Tensor:
     """Stylize `content` in one pass; returns (1, 3, H, W) RGB in [0, 1] at the photo's size.
@@ -149,7 +162,9 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
 
     strength        0 returns the photo unchanged, 1 the full style. For a style image it moves
                     the style vector from the photo's own to the style's; otherwise it blends pixels.
-    preserve_color  keep the photo's colours (YIQ: the stylized luminance, the photo's chroma).
+    preserve_color  keep the photo's colours: 'luminance' (or True) paints only the luminance
+                    (YIQ: the photo's chroma); 'histogram' recolours the result to the photo's
+                    colour mean and covariance (Gatys et al. 2017), keeping the strokes' shading.
     size            resize the photo first: long side in px, or (H, W), or "WxH". Default: as is.
     tile            None: tile automatically above TILE_PIXELS (tiles of TILE px); 0: never;
                     or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
@@ -158,10 +173,36 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
     callback        gets a Progress after each tile (step = tiles done); it cannot stop the work.
     """
     strength = check_strength(strength)
+    preserve_color = check_preserve_color(preserve_color)
     tile = check_tile(tile)
     size = parse_size(size)
     stylizer = load_stylizer(preset, style, model, device)
     return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback)
+
+
+def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: PresetSpec | None = None,
+                 style: ImageSource | None = None, model: Any = None, strength: float = 1.0,
+                 preserve_color: bool | str | None = False, size: int | tuple[int, int] | str | None = None,
+                 tile: int | None = None, device: str = "auto", overwrite: bool = False,
+                 callback: Callback | None = None,
+                 on_skip: Callable[[Path, InputError], None] | None = None) -> FolderResult:
+    """`apply` to every photo directly inside `folder`, each saved as `output`/<name>.png.
+
+    Everything is checked before the first photo is painted (the options, the output folder,
+    every photo's header, two photos with one name, a result that would replace its photo:
+    allowed with `overwrite`). A photo found damaged while painting is skipped (`on_skip`
+    is told) and the others are written; see `batch.run_folder` for `callback`.
+    """
+    strength = check_strength(strength)
+    preserve_color = check_preserve_color(preserve_color)
+    tile = check_tile(tile)
+    size = parse_size(size)
+    pairs = plan_folder(folder, output, overwrite=overwrite)
+    stylizer = load_stylizer(preset, style, model, device)
+
+    def paint(photo: torch.Tensor) -> torch.Tensor:
+        return run_stylizer(stylizer, load_content(photo, size), strength, preserve_color, tile)
+    return run_folder(pairs, paint, callback, on_skip)
 
 
 def load_content(content: ImageSource, size: int | tuple[int, int] | None = None) -> torch.Tensor:
@@ -174,11 +215,20 @@ def load_content(content: ImageSource, size: int | tuple[int, int] | None = None
     return image if size is None else resize(image, fit((h, w), size))
 
 
-def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0, preserve_color: bool = False,
-                 tile: int | None = None, callback: Callback | None = None) -> torch.Tensor:
+def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0,
+                 preserve_color: bool | str | None = None, tile: int | None = None,
+                 callback: Callback | None = None) -> torch.Tensor:
     """The work behind `apply`, for an already loaded stylizer and image (validated by the caller)."""
     if strength == 0:
         return image.clone()
+    mode = check_preserve_color(preserve_color)
+    out = _paint(stylizer, image, strength, mode == "luminance", tile, callback)
+    # whole-image colour statistics: per tile they would differ and show the seams
+    return match_histogram(out, image) if mode == "histogram" else out
+
+
+def _paint(stylizer: Stylizer, image: torch.Tensor, strength: float, luminance_only: bool, tile: int | None,
+           callback: Callback | None) -> torch.Tensor:
     h, w = image.shape[-2:]
     multiple = max(1, int(stylizer.multiple))
     if tile is None:
@@ -186,12 +236,13 @@ def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0,
     side = max(h, w) if tile == 0 else max(MIN_TILE, tile - tile % multiple)
     tiles = h > side or w > side
     paint = stylizer.painter(overview(image, multiple) if tiles else image, strength, tiled=tiles)
-    tile_fn = _tile_painter(paint, multiple, strength, not stylizer.native_strength, preserve_color)
+    tile_fn = _tile_painter(paint, multiple, strength, not stylizer.native_strength, luminance_only)
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
         if callback is not None:
-            callback(Progress(step=done, total=total, loss=0.0, size=(h, w), elapsed=time.perf_counter() - start))
+            callback(Progress(step=done, total=total, loss=0.0, size=(h, w), elapsed=time.perf_counter() - start,
+                              unit="tile"))
 
     if not tiles:
         return tiled(image, tile_fn, side, 0, progress).clamp_(0, 1)
@@ -209,20 +260,6 @@ def overview(image: torch.Tensor, multiple: int = 4, pixels: int = TILE_PIXELS) 
     scale = (pixels / (h * w)) ** 0.5
     return resize(image, (max(multiple, int(h * scale) // multiple * multiple),
                           max(multiple, int(w * scale) // multiple * multiple)))
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """The images directly inside `folder`, by name: files with an image suffix; hidden files
-    (and our own temp files) skipped. Each is checked to be a readable image (its header only:
-    cheap) so that a bad file stops a batch before any work. No images is an InputError."""
-    d = Path(folder)
-    found = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
-                   and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not found:
-        raise InputError(f"{d}: no images in this folder (looked for {', '.join(IMAGE_SUFFIXES)})")
-    for p in found:
-        probe_image(p)
-    return found
 
 
 def preset_sheet(content: ImageSource, tile: int = 256, columns: int = 7, work: int = 512,

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import InputError
 from ..image import ImageSource, fit, parse_size
+from ..paths import check_not_input
 from ..progress import Progress
 from .cache import FrameCache, cache_path
 from .fast import Consistent, FramePainter, Past, check_consistency
@@ -56,6 +57,7 @@ class FrameProgress(Progress):
     """
 
     phase: str = "paint"
+    unit: str = "frame"
     fps: float = 0.0
     eta: float | None = None
     resumed: int = 0
@@ -118,8 +120,7 @@ def run_video(source: str | os.PathLike | VideoInfo, output: str | os.PathLike, 
     info = source if isinstance(source, VideoInfo) else probe(source, fps)
     out_path = Path(output)
     kind = check_output(out_path)
-    if not info.is_folder and out_path.resolve() == info.path.resolve():
-        raise InputError(f"{out_path}: is the input; give another output")
+    check_not_input(out_path, [info.path])
     if max_frames is not None and max_frames < 1:
         raise InputError(f"max frames must be at least 1, not {max_frames}")
     hw = output_size(info, size, even=kind not in ("gif", "folder"))
@@ -181,15 +182,16 @@ def run_video(source: str | os.PathLike | VideoInfo, output: str | os.PathLike, 
 
 
 def feedforward_painter(preset: Any = None, style: ImageSource | None = None, model: Any = None,
-                        strength: float = 1.0, preserve_color: bool = False,
+                        strength: float = 1.0, preserve_color: bool | str | None = False,
                         device: str = "auto") -> FramePainter:
     """A per-frame painter from the feed-forward networks (`brushwork.feedforward`), loaded once."""
     try:
         from ..feedforward import apply, load_stylizer
-        from ..feedforward.apply import check_strength
+        from ..feedforward.apply import check_preserve_color, check_strength
     except ImportError as e:
         raise InputError(f"feed-forward styles are not available in this installation ({e})") from None
     strength = check_strength(strength)
+    preserve_color = check_preserve_color(preserve_color)
     stylizer = load_stylizer(preset, style, model, device)
 
     def paint(frame: torch.Tensor) -> torch.Tensor:
@@ -201,7 +203,7 @@ def stylize_video(source: str | os.PathLike, output: str | os.PathLike, *,
                   preset: Any = None, style: ImageSource | Sequence[ImageSource] | None = None, model: Any = None,
                   painter: FramePainter | None = None, method: str = "fast",
                   size: int | tuple[int, int] | str | None = None, consistency: float = 0.7,
-                  strength: float = 1.0, preserve_color: bool = False,
+                  strength: float = 1.0, preserve_color: bool | str | None = False,
                   steps: int = 150, later_steps: int = 50, temporal_weight: float = 1.0,
                   long_term: Sequence[int] = (1,), style_weight: float = 1.0, content_weight: float = 1.0,
                   tv_weight: float = 1.0, flow_preset: str = "medium", fps: float | None = None,
@@ -225,12 +227,16 @@ def stylize_video(source: str | os.PathLike, output: str | os.PathLike, *,
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     info = probe(source, fps)  # bad input is refused before any network is loaded
     output_size(info, size, even=check_output(output) not in ("gif", "folder"))
+    check_not_input(output, [source, model, *(style if isinstance(style, (list, tuple)) else [style])])
     if method == "fast":
         check_consistency(consistency)
         if painter is None:
             painter = feedforward_painter(preset, style, model, strength, preserve_color, device)
+            from ..feedforward.apply import check_preserve_color
+            # the cache records colour modes as the plain flag did (off False, luminance True)
+            color = {None: False, "luminance": True}.get(check_preserve_color(preserve_color), "histogram")
             name = {"preset": preset, "style": _describe(style), "model": _describe(model), "strength": strength,
-                    "preserve_color": preserve_color}
+                    "preserve_color": color}
         else:
             if preset is not None or style is not None or model is not None:
                 raise InputError("give a painter or a preset/style/model, not both")
