@@ -26,10 +26,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from brushwork.features import VGG19Features
+from brushwork.features import Extractor, VGG19Features
 from brushwork.image import load_image, resize
 from brushwork.losses import ContentLoss, GramLoss, gram
-from brushwork.optimize.engine import Extractor
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT_TAP = "relu4_2"

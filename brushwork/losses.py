@@ -3,7 +3,8 @@
 `image` is the RGB image being produced (N, 3, H, W) in [0, 1]; `feats` maps tap names to
 its activations. Each loss lists the taps it reads in `.taps`, holds its targets as buffers
 (computed once from the target images) and its weight. Feature maps may arrive in bf16/fp16;
-every reduction is done in fp32.
+every reduction is done in fp32. The statistics (Gram, mean/std, ...) live in
+`features.stats`; `gram` is importable from here too.
 """
 from __future__ import annotations
 
@@ -11,52 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class _Gram(torch.autograd.Function):
-    """G = Bᵀ B / n for B (N, M, C) positions × channels, with a one-matmul backward.
-
-    The matmuls run in B's dtype (bf16 halves their cost; the product accumulates in fp32) and
-    G comes back in at least fp32. Autograd would spend two matmuls on the backward, one per
-    operand; d/dB of Bᵀ B / n is B (G' + G'ᵀ) / n.
-    """
-
-    @staticmethod
-    def forward(ctx, b: torch.Tensor, n: float) -> torch.Tensor:
-        ctx.save_for_backward(b)
-        ctx.n = n
-        return (b.transpose(1, 2) @ b).to(torch.promote_types(b.dtype, torch.float32)) / n
-
-    @staticmethod
-    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (b,) = ctx.saved_tensors
-        return b @ ((g + g.transpose(1, 2)) / ctx.n).to(b.dtype), None
-
-
-def positions_by_channels(feat: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, H·W, C) as a view when possible (channels_last input needs no copy)."""
-    n, c, h, w = feat.shape
-    if feat.is_contiguous(memory_format=torch.channels_last):
-        return feat.permute(0, 2, 3, 1).reshape(n, h * w, c)
-    return feat.reshape(n, c, h * w).transpose(1, 2)
-
-
-def gram(feat: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Gram matrix F Fᵀ / (C·M) in fp32, with M the number of (mask-weighted) positions.
-
-    This is the second-moment statistic whose squared difference is the MMD with a quadratic
-    kernel (Li et al. 2017). With a mask (N, 1, H, W) in [0, 1] only the guided region counts.
-    bf16 features are multiplied in bf16; other low precisions (fp16 overflows on VGG's
-    activations) are promoted to fp32 first.
-    """
-    n, c, h, w = feat.shape
-    if feat.dtype not in (torch.float32, torch.float64, torch.bfloat16):
-        feat = feat.float()
-    b = positions_by_channels(feat)
-    if mask is None:
-        return _Gram.apply(b, float(c * h * w))
-    m = mask.to(feat.dtype).reshape(n, h * w, 1)
-    weight = mask.float().reshape(n, 1, h * w).pow(2).sum(-1, keepdim=True).clamp_min(1e-8)
-    return _Gram.apply(b * m, 1.0) / (c * weight)
+from .features.stats import gram
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

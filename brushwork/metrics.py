@@ -28,10 +28,9 @@ import torch.nn.functional as F
 
 from .device import resolve_device
 from .errors import InputError
-from .features import check_taps
+from .features import Extractor, check_taps
+from .features.stats import gram
 from .image import ImageSource, fit, load_image, luminance, resize
-from .losses import gram
-from .optimize.engine import Extractor
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

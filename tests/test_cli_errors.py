@@ -19,7 +19,7 @@ from PIL import Image
 
 import brushwork
 from cli_util import OUTPUT_BYTES, assert_refused, run_cli
-from brushwork.optimize import engine
+from brushwork.features import vgg
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 
@@ -84,7 +84,7 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("VGG-19 was built: the input was not refused before the work started")
 
-    monkeypatch.setattr(engine, "vgg19", refuse)
+    monkeypatch.setattr(vgg, "vgg19", refuse)
 
 
 STYLIZE = ["stylize", "{content}", "{style}", "-q", "-o", "{out}"]

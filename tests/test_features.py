@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from brushwork.errors import InputError
-from brushwork.features import CHANNELS, VGG19Features, vgg19
+from brushwork.features import (CHANNELS, FEATURE_SCALE, Extractor, Features, VGG19Features, normalised, unpool,
+                                 vgg19)
 
 
 def test_taps_have_vgg_shapes(content):
@@ -61,3 +62,33 @@ def test_missing_weights_say_where(monkeypatch, tmp_path):
     monkeypatch.setenv("BRUSHWORK_VGG19", str(tmp_path / "nope.bin"))
     with pytest.raises(MissingWeightsError, match="nope.bin"):
         weights_path()
+
+
+def test_pool_indices_put_values_back_where_the_max_came_from():
+    torch.manual_seed(0)
+    net = VGG19Features(["relu3_1"])
+    x = torch.rand(1, 3, 21, 30)  # odd sides: the last window of each pool is partial (ceil mode)
+    feats, indices = net.forward_with_indices(x)
+    assert set(indices) == {"pool1", "pool2"}
+    torch.testing.assert_close(feats["relu3_1"], net(x)["relu3_1"])
+    before = net.layers["relu1_2"](net.layers["conv1_2"](net.layers["relu1_1"](net.layers["conv1_1"](
+        net.preprocess(x)))))
+    pooled = net.layers["pool1"](before)
+    back = unpool(pooled, indices["pool1"])
+    assert back.shape == before.shape
+    kept = back != 0
+    assert torch.equal(back[kept], before[kept])         # every value lands where it came from
+    assert int(kept.sum()) == int((pooled != 0).sum())   # one per window
+    torch.testing.assert_close(net.layers["pool1"](back), pooled, rtol=0, atol=0)
+    with pytest.raises(InputError, match="max pooling"):
+        VGG19Features(["relu2_1"], "avg").forward_with_indices(x)
+
+
+def test_extractor_is_a_features_and_normalised_scales_by_the_one_table(content):
+    ex = Extractor(["relu1_1", "relu4_1"], device="cpu", dtype="float32")
+    assert isinstance(ex, Features)
+    assert ex.taps == ("relu1_1", "relu4_1") and ex.dtype == torch.float32
+    feats = ex.targets(content)
+    scaled = normalised(feats)
+    torch.testing.assert_close(scaled["relu4_1"] * FEATURE_SCALE["relu4_1"], feats["relu4_1"])
+    assert Extractor([], device="cpu")(content) == {}

@@ -8,7 +8,7 @@ from skimage import data
 from brushwork.errors import InputError
 from brushwork.image import load_image, resize
 from brushwork.losses import MRFLoss
-from brushwork.optimize.engine import Extractor
+from brushwork.features import Extractor
 from brushwork.optimize.mrf import mrf
 
 CPU = {"device": "cpu", "dtype": "float32"}

@@ -2,7 +2,7 @@
 
 import brushwork
 from brushwork.metrics import gram_distance, ssim
-from brushwork.optimize.engine import noise_like
+from brushwork.optimize.common import noise_like
 
 
 def test_texture_matches_the_sample_at_another_size(dots):

@@ -2,7 +2,8 @@
 
 Input is RGB in [0, 1], shape (N, 3, H, W); the caffe preprocessing (BGR, 0-255, mean
 subtraction) happens inside, so callers never see it. `VGG19Features(taps)` returns a dict
-of named activations and stops computing after the deepest tap asked for.
+of named activations and stops computing after the deepest tap asked for;
+`forward_with_indices` also returns where each max-pool took its maxima, for `unpool`.
 """
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import functools
 import importlib.util
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError, MissingWeightsError
@@ -37,6 +40,33 @@ TAPS: tuple[str, ...] = tuple(n for n in LAYERS if not n.startswith("pool"))
 CHANNELS: dict[str, int] = {
     f"{kind}{b}_{i}": c for b, n, c in _BLOCKS for i in range(1, n + 1) for kind in ("conv", "relu")
 }
+
+
+# The one feature-scale table: mean activation of each VGG-19 tap (caffe weights, 0-255 input)
+# over photos and paintings at 256 px. Dividing by it puts every tap on a similar scale, like the
+# "normalised VGG" of Gatys et al. and Huang & Belongie, so loss weights from those papers carry
+# over. Extractors return raw activations; training and AdaIN normalise with `normalised`.
+FEATURE_SCALE: dict[str, float] = {
+    "relu1_1": 22.8, "relu1_2": 107.7, "relu2_1": 136.8, "relu2_2": 125.3,
+    "relu3_1": 140.6, "relu3_3": 370.4, "relu4_1": 535.2, "relu4_2": 347.2,
+}
+
+
+def normalised(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """VGG activations divided by their tap's `FEATURE_SCALE`."""
+    return {k: v / FEATURE_SCALE[k] for k, v in feats.items()}
+
+
+class PoolIndices(NamedTuple):
+    """Where a 2×2 max-pool took each maximum (flat H·W index per channel) and the size it pooled."""
+
+    indices: torch.Tensor
+    size: tuple[int, int]
+
+
+def unpool(x: torch.Tensor, pooled: PoolIndices) -> torch.Tensor:
+    """Put each value of `x` back where its pool's maximum came from (zeros elsewhere)."""
+    return F.max_unpool2d(x, pooled.indices.to(x.device), 2, 2, output_size=pooled.size)
 
 
 def check_taps(taps: list[str] | tuple[str, ...]) -> None:
@@ -88,6 +118,7 @@ class VGG19Features(nn.Module):
         if pooling not in ("max", "avg"):
             raise InputError(f"unknown pooling {pooling!r}; choose 'max' or 'avg'")
         self.taps = tuple(dict.fromkeys(taps))
+        self.pooling = pooling
         last = max(LAYERS.index(t) for t in self.taps)
         state = _dequantized_state()
         layers: dict[str, nn.Module] = {}
@@ -117,11 +148,26 @@ class VGG19Features(nn.Module):
         return rgb.flip(1) * 255.0 - self.mean.to(rgb.dtype)
 
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self._run(rgb, None)
+
+    def forward_with_indices(self, rgb: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, PoolIndices]]:
+        """The taps and, for every max-pool on the way to the deepest one, its `PoolIndices`."""
+        if self.pooling != "max":
+            raise InputError("pool indices need max pooling")
+        indices: dict[str, PoolIndices] = {}
+        return self._run(rgb, indices), indices
+
+    def _run(self, rgb: torch.Tensor, indices: dict[str, PoolIndices] | None) -> dict[str, torch.Tensor]:
         x = self.preprocess(rgb)
         out: dict[str, torch.Tensor] = {}
         wanted = set(self.taps)
         for name, layer in self.layers.items():
-            x = layer(x)
+            if indices is not None and name.startswith("pool"):
+                size = (x.shape[-2], x.shape[-1])
+                x, idx = F.max_pool2d(x, 2, 2, ceil_mode=True, return_indices=True)
+                indices[name] = PoolIndices(idx, size)
+            else:
+                x = layer(x)
             if name in wanted:
                 out[name] = x
                 if len(out) == len(wanted):

@@ -34,6 +34,7 @@ from torch import nn
 from ..device import resolve_device
 from ..errors import InputError
 from ..image import ImageSource, check_writable_file, fit, load_image, load_mask, resize, to_pil
+from ..weights import blend_weights
 from .base import Painter, TorchStylizer
 from .networks import AdaINNet, TransformerNet, mean_std, pad_to_multiple
 
@@ -162,7 +163,6 @@ class MultiStyleModel(FastModel):
 
     def with_weights(self, weights: Sequence[float] | int | str) -> "MultiStyleModel":
         """The same network painting one style (an index or a name) or a blend (weights, normalised)."""
-        from ..optimize.common import blend_weights
         n = self.network.n_styles
         if isinstance(weights, (int, str)):
             idx = weights if isinstance(weights, int) else (self.styles.index(weights)
@@ -246,7 +246,6 @@ class AdaINModel(TrainedModel):
         """A Stylizer painting in one style, a weighted blend of several, or (with `masks`, one per
         style, content-sized, white = that style) different styles in different regions.
         Style images are resized to `style_size` on the long side (None: as they are)."""
-        from ..optimize.common import blend_weights
         items = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         if not items:
             raise InputError("at least one style image is needed")

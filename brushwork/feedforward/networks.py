@@ -19,20 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..features import vgg19
+from ..features import FEATURE_SCALE, normalised, vgg19
+from ..features.stats import adain, mean_std
 
-# Mean activation of each VGG-19 tap (ours: caffe weights, 0-255 input) over photos and paintings
-# at 256 px. Dividing by it puts every tap on a similar scale, like the "normalised VGG" that
-# Gatys et al. and Huang & Belongie used, so loss weights from the papers carry over.
-FEATURE_SCALE: dict[str, float] = {
-    "relu1_1": 22.8, "relu1_2": 107.7, "relu2_1": 136.8, "relu2_2": 125.3,
-    "relu3_1": 140.6, "relu3_3": 370.4, "relu4_1": 535.2, "relu4_2": 347.2,
-}
-
-
-def normalised(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """VGG activations divided by their tap's `FEATURE_SCALE`."""
-    return {k: v / FEATURE_SCALE[k] for k, v in feats.items()}
+__all__ = ["ADAIN_TAPS", "FEATURE_SCALE", "AdaINNet", "TransformerNet", "adain", "mean_std", "normalised",
+           "pad_to_multiple", "style_weights"]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -146,24 +137,6 @@ class TransformerNet(nn.Module):
 ADAIN_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
-def mean_std(feat: torch.Tensor, mask: torch.Tensor | None = None,
-             eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation (N, C, 1, 1), over a (N, 1, H, W) mask's region if given."""
-    if mask is None:
-        var, mean = torch.var_mean(feat, dim=(2, 3), keepdim=True, correction=0)
-        return mean, (var + eps).sqrt()
-    total = mask.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)
-    mean = (feat * mask).sum(dim=(2, 3), keepdim=True) / total
-    var = ((feat - mean) ** 2 * mask).sum(dim=(2, 3), keepdim=True) / total
-    return mean, (var + eps).sqrt()
-
-
-def adain(content: torch.Tensor, c_mean: torch.Tensor, c_std: torch.Tensor,
-          s_mean: torch.Tensor, s_std: torch.Tensor) -> torch.Tensor:
-    """Adaptive instance normalisation: content features with the style's channel statistics."""
-    return (content - c_mean) / c_std * s_std + s_mean
-
-
 class Decoder(nn.Module):
     """Mirror of VGG-19 up to relu4_1: convs + ReLU, nearest ×2 upsampling, reflection padding, no norm."""
 
@@ -208,7 +181,7 @@ class AdaINNet(nn.Module):
     def encode(self, x: torch.Tensor, taps: Sequence[str] = ("relu4_1",)) -> dict[str, torch.Tensor]:
         """Normalised VGG activations of RGB (N, 3, H, W) in [0, 1] (the encoder computes every ADAIN_TAP)."""
         feats = self.encoder(x.device)(x)
-        return {t: feats[t] / FEATURE_SCALE[t] for t in taps}
+        return normalised({t: feats[t] for t in taps})
 
     def decode(self, t: torch.Tensor) -> torch.Tensor:
         return self.decoder(t)

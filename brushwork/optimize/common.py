@@ -1,4 +1,4 @@
-"""Helpers the recipes share: weights, layer specs, initial images."""
+"""Helpers the recipes share: layer specs and initial images."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -8,7 +8,7 @@ import torch
 from ..errors import InputError
 from ..features import check_taps
 from ..image import ImageSource, load_image, resize
-from .engine import noise_like
+from ..weights import non_negative
 
 LayerSpec = Sequence[str] | Mapping[str, float]
 
@@ -24,24 +24,6 @@ def layer_weights(spec: LayerSpec, what: str) -> dict[str, float]:
     return weights
 
 
-def non_negative(value: float, what: str) -> float:
-    if not (value >= 0):  # also catches NaN
-        raise InputError(f"{what} must be zero or positive, not {value}")
-    return float(value)
-
-
-def blend_weights(weights: Sequence[float] | None, n: int) -> list[float]:
-    """Per-style blend weights, normalised to sum to 1 (equal when not given)."""
-    if weights is None:
-        return [1.0 / n] * n
-    if len(weights) != n:
-        raise InputError(f"{len(weights)} style weights given for {n} style images")
-    ws = [non_negative(w, "a style blend weight") for w in weights]
-    if sum(ws) <= 0:
-        raise InputError("style blend weights must not all be zero")
-    return [w / sum(ws) for w in ws]
-
-
 def initial_image(init: str | ImageSource, size: tuple[int, int], content: torch.Tensor | None,
                   style: torch.Tensor | None, seed: int | None) -> torch.Tensor:
     """'content', 'noise', 'style', or an image/path, at `size`."""
@@ -55,6 +37,7 @@ def initial_image(init: str | ImageSource, size: tuple[int, int], content: torch
     return resize(load_image(init), size)
 
 
-def tap_order(taps: Sequence[str]) -> list[str]:
-    """Unique taps in the order they were named."""
-    return list(dict.fromkeys(taps))
+def noise_like(shape: tuple[int, ...], seed: int | None, scale: float = 0.1) -> torch.Tensor:
+    """Mid-grey plus small Gaussian noise, reproducible with a seed."""
+    g = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**63)
+    return (0.5 + scale * torch.randn(shape, generator=g)).clamp(0, 1)

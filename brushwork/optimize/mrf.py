@@ -15,8 +15,10 @@ from ..features import check_taps
 from ..image import ImageSource, fit, load_image, parse_size, resize
 from ..losses import ContentLoss, MRFLoss, TVLoss
 from ..progress import Callback
-from .common import LayerSpec, initial_image, layer_weights, non_negative
-from .engine import Extractor, Schedule, optimize
+from ..weights import non_negative
+from .common import LayerSpec, initial_image, layer_weights
+from .engine import Schedule, optimize
+from .settings import RunSettings
 
 STYLE_LAYERS = ("relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_2"
@@ -76,6 +78,7 @@ def mrf(content: ImageSource, style: ImageSource, *,
     takes about 8 min on one free core of a 2-core AVX512 CPU and peaks at 1.1 GB of memory;
     the relu3_1 patch bank is 50 MB and its score maps are computed in 64 MB chunks.
     """
+    settings = RunSettings(optimizer, lr, tol, seed, pooling, device, dtype)
     for value, what in ((style_weight, "style weight"), (content_weight, "content weight"),
                         (tv_weight, "tv weight")):
         non_negative(value, what)
@@ -117,9 +120,9 @@ def mrf(content: ImageSource, style: ImageSource, *,
     taps = list(s_layers) if style_weight > 0 else []
     if content_weight > 0:
         taps.append(content_layer)
-    extractor = Extractor(taps, pooling, device, dtype)
+    extractor = settings.features(taps)
 
-    def build(hw: tuple[int, int], ex: Extractor) -> dict:
+    def build(hw: tuple[int, int], ex) -> dict:
         losses: dict = {}
         if content_weight > 0:
             target = ex.targets(resize(content_img, hw))[content_layer]
@@ -132,8 +135,7 @@ def mrf(content: ImageSource, style: ImageSource, *,
                                                patch_size, patch_stride)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)
-        return {k: v.to(ex.device) for k, v in losses.items()}
+        return losses
 
-    start = initial_image(init, sizes[0], content_img, style_img, seed)
-    return optimize(build, start, Schedule(sizes, [steps] * levels), extractor,
-                    optimizer=optimizer, lr=lr, tol=tol, callback=callback)
+    start = initial_image(init, sizes[0], content_img, style_img, settings.seed)
+    return optimize(build, start, Schedule(sizes, [steps] * levels), extractor, settings, callback=callback)

@@ -11,8 +11,10 @@ import torch
 from ..image import ImageSource, fit, load_image, parse_size, resize
 from ..losses import ContentLoss, RangeLoss, TVLoss
 from ..progress import Callback
-from .common import initial_image, layer_weights, non_negative
-from .engine import Extractor, Schedule, optimize
+from ..weights import non_negative
+from .common import initial_image, layer_weights
+from .engine import Schedule, optimize
+from .settings import RunSettings
 
 
 def reconstruct(source: ImageSource, *,
@@ -39,6 +41,7 @@ def reconstruct(source: ImageSource, *,
     The feature term is normalised by the target's energy, so the regulariser weights mean
     the same at every layer: `tv_weight` trades detail for smoothness.
     """
+    settings = RunSettings(optimizer, lr, tol, seed, pooling, device, dtype)
     layer_weights([layer], "reconstruction")
     non_negative(tv_weight, "tv weight")
     non_negative(range_weight, "range weight")
@@ -46,7 +49,7 @@ def reconstruct(source: ImageSource, *,
     src = load_image(source)
     out_size = tuple(src.shape[-2:]) if size is None else fit(src.shape[-2:], size)
 
-    def build(hw: tuple[int, int], ex: Extractor) -> dict:
+    def build(hw: tuple[int, int], ex) -> dict:
         target = ex.targets(resize(src, hw))[layer]
         scale = 1.0 / target.pow(2).mean().clamp_min(1e-8).item()  # ||Φ(x)-Φ0||² / ||Φ0||²
         losses: dict = {f"content:{layer}": ContentLoss(layer, target, scale)}
@@ -54,10 +57,9 @@ def reconstruct(source: ImageSource, *,
             losses["tv"] = TVLoss(1e-4 * tv_weight, tv_beta)
         if range_weight > 0:
             losses["range"] = RangeLoss(range_weight, alpha)
-        return {k: v.to(ex.device) for k, v in losses.items()}
+        return losses
 
     schedule = (Schedule.coarse_to_fine(out_size, steps, min_side) if multiscale
                 else Schedule([out_size], [steps]))
-    start = initial_image(init, schedule.sizes[0], src, None, seed)
-    extractor = Extractor([layer], pooling, device, dtype)
-    return optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol, callback=callback)
+    start = initial_image(init, schedule.sizes[0], src, None, settings.seed)
+    return optimize(build, start, schedule, settings.features([layer]), settings, callback=callback)

@@ -17,8 +17,12 @@ from ..image import (ImageSource, combine_luminance, fit, load_image, luminance,
                      load_mask, match_luminance, parse_size, resize)
 from ..losses import ContentLoss, GramLoss, TVLoss, gram
 from ..progress import Callback
-from .common import LayerSpec, blend_weights, initial_image, layer_weights, non_negative
-from .engine import Build, Extractor, Schedule, optimize
+from ..weights import blend_weights, non_negative
+from .builds import Build, combine
+from .canvas import ImageCanvas, luminance_canvas
+from .common import LayerSpec, initial_image, layer_weights
+from .engine import Schedule, optimize
+from .settings import RunSettings
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -83,9 +87,11 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     `coarse_steps` at each smaller scale. The default, a quarter of the output's side but at least
     512 px, keeps outputs up to 512 px on one scale: a smaller start lets VGG's receptive field
     rearrange the composition, and a half-size start leaves a 512 px result visibly softer.
-    `extra_losses(size, extractor) -> {name: loss}` adds terms at every scale (video adds its
-    temporal loss this way); they see the image the other losses see.
+    `extra_losses(size, features) -> {name: loss}` is a build combined with the recipe's own
+    (`optimize.combine`: video adds its temporal loss this way); its losses see the image the
+    others see, and their names must differ from theirs.
     """
+    settings = RunSettings(optimizer, lr, tol, seed, pooling, device, dtype)
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
         raise InputError("at least one style image is needed")
@@ -109,18 +115,18 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     mask_list = _load_masks(masks, len(style_list), tuple(content_full.shape[-2:]))
     out_size = tuple(content_full.shape[-2:]) if size is None else fit(content_full.shape[-2:], size)
 
-    render = None
+    canvas = ImageCanvas()
     if preserve_color == "luminance":
         style_imgs = [match_luminance(s, content_full) for s in style_imgs]
         content_work = luminance(content_full).expand(-1, 3, -1, -1).contiguous()
-        render = lambda p: p.expand(-1, 3, -1, -1)  # noqa: E731 - a 1-channel parameter seen as grey RGB
+        canvas = luminance_canvas()
     elif preserve_color == "histogram":
         style_imgs = [match_histogram(s, content_full) for s in style_imgs]
         content_work = content_full
     else:
         content_work = content_full
 
-    def build(hw: tuple[int, int], ex: Extractor) -> dict:
+    def gatys(hw: tuple[int, int], ex) -> dict:
         losses: dict = {}
         c_feats = ex.targets(resize(content_work, hw))
         for tap, w in c_layers.items():
@@ -136,20 +142,18 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
                 losses[name] = GramLoss(tap, gram(s_feats[tap]), BASE_STYLE * style_weight * b * w, m)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)
-        if extra_losses is not None:
-            losses.update(extra_losses(hw, ex))
-        return {k: v.to(ex.device) for k, v in losses.items()}
+        return losses
 
     if min_side is None:
         min_side = max(512, max(out_size) // 4)
     schedule = (Schedule.coarse_to_fine(out_size, steps, min_side, coarse_steps=coarse_steps)
                 if multiscale else Schedule([out_size], [steps]))
-    start = initial_image(init, schedule.sizes[0], content_work, style_imgs[0], seed)
+    start = initial_image(init, schedule.sizes[0], content_work, style_imgs[0], settings.seed)
     if preserve_color == "luminance":
         start = luminance(start)
-    extractor = Extractor(list(c_layers) + list(s_layers), pooling, device, dtype)
-    result = optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol,
-                      render=render, callback=callback)
+    build = gatys if extra_losses is None else combine(gatys, extra_losses)
+    result = optimize(build, start, schedule, settings.features(list(c_layers) + list(s_layers)), settings,
+                      canvas=canvas, callback=callback)
     if preserve_color == "luminance":
         result = combine_luminance(result, content_full)
     return result

@@ -7,8 +7,10 @@ from ..errors import InputError
 from ..image import ImageSource, fit, load_image, parse_size, resize
 from ..losses import GramLoss, TVLoss, gram
 from ..progress import Callback
-from .common import LayerSpec, initial_image, layer_weights, non_negative
-from .engine import Extractor, Schedule, optimize
+from ..weights import non_negative
+from .common import LayerSpec, initial_image, layer_weights
+from .engine import Schedule, optimize
+from .settings import RunSettings
 
 DEFAULT_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 BASE_STYLE = 100.0
@@ -37,6 +39,7 @@ def texture(source: ImageSource, *,
     shape, e.g. a wide texture from a square sample. `scale` sets how large the source's
     features appear (the source is resized to `scale` × the output's long side).
     """
+    settings = RunSettings(optimizer, lr, tol, seed, pooling, device, dtype)
     size = parse_size(size)
     src = load_image(source)
     if min(src.shape[-2:]) < 16:
@@ -47,15 +50,14 @@ def texture(source: ImageSource, *,
     out_size = tuple(src.shape[-2:]) if size is None else fit(src.shape[-2:], size)
     weights = layer_weights(layers, "style")
 
-    def build(hw: tuple[int, int], ex: Extractor) -> dict:
+    def build(hw: tuple[int, int], ex) -> dict:
         feats = ex.targets(resize(src, fit(src.shape[-2:], max(16, round(max(hw) * scale)))))
         losses: dict = {f"style:{t}": GramLoss(t, gram(feats[t]), BASE_STYLE * w) for t, w in weights.items()}
         if tv_weight > 0:
             losses["tv"] = TVLoss(1e-3 * tv_weight)
-        return {k: v.to(ex.device) for k, v in losses.items()}
+        return losses
 
     schedule = (Schedule.coarse_to_fine(out_size, steps, min_side) if multiscale
                 else Schedule([out_size], [steps]))
-    start = initial_image(init, schedule.sizes[0], None, src, seed)
-    extractor = Extractor(list(weights), pooling, device, dtype)
-    return optimize(build, start, schedule, extractor, optimizer=optimizer, lr=lr, tol=tol, callback=callback)
+    start = initial_image(init, schedule.sizes[0], None, src, settings.seed)
+    return optimize(build, start, schedule, settings.features(list(weights)), settings, callback=callback)

@@ -18,8 +18,10 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..features import Features
 from ..image import ImageSource, load_image
 from ..losses import TemporalLoss
+from ..optimize import Build, stylize
 from ..progress import Callback
 from .fast import Past, to_array, to_tensor
 from .flow import warp
@@ -31,6 +33,19 @@ from .motion import CUT_HISTOGRAM, CUT_RELIABLE, motion
 # 192 px), 1e4 removes two thirds of it (0.0012) for a small loss of style (Gram distance
 # 0.076 -> 0.086); 3e4 went to 0.0006 and 0.091.
 BASE_TEMPORAL = 1e4
+
+
+def temporal_losses(targets: Sequence[tuple[int, torch.Tensor, torch.Tensor]], weight: float) -> Build:
+    """A loss build of one `TemporalLoss` per (frame distance j, warped output, mask): `temporal`
+    for j = 1, `temporal<j>` for older frames; none at weight 0. It combines with the recipe's
+    own build (`optimize.combine`)."""
+
+    def build(size: tuple[int, ...], features: Features) -> dict[str, TemporalLoss]:
+        if weight == 0:
+            return {}
+        return {f"temporal{'' if j == 1 else j}": TemporalLoss(t, c, weight) for j, t, c in targets}
+
+    return build
 
 
 @dataclass
@@ -75,7 +90,6 @@ class Ruder:
                 "options": {k: v for k, v in self.options.items() if k not in ("device",)}}
 
     def _stylize(self, content: torch.Tensor, **kw) -> np.ndarray:
-        from ..optimize import stylize
         opts = {**self.options, **kw}
         return to_array(stylize(content, self._styles, size=None, callback=self.on_step, **opts))
 
@@ -99,15 +113,9 @@ class Ruder:
             terms.append((j, warp(to_array(past[-j][1]), m.back), mask))
         warped1, m1 = terms[0][1], first.mask[..., None]
         init = m1 * warped1 + (1.0 - m1) * to_array(frame)
-        weight = BASE_TEMPORAL * self.temporal_weight
         targets = [(j, torch.from_numpy(w).permute(2, 0, 1)[None], torch.from_numpy(c)[None, None])
                    for j, w, c in terms]
-
-        def extra(hw: tuple[int, int], ex) -> dict[str, torch.nn.Module]:
-            if weight == 0:
-                return {}
-            return {f"temporal{'' if j == 1 else j}": TemporalLoss(t, c, weight) for j, t, c in targets}
-
+        extra = temporal_losses(targets, BASE_TEMPORAL * self.temporal_weight)
         init_t = torch.from_numpy(np.ascontiguousarray(init)).permute(2, 0, 1)[None]
         out = self._stylize(content, steps=self.later_steps, init=init_t, multiscale=False, extra_losses=extra)
         return out, {"reliable": first.reliable}
