@@ -162,7 +162,7 @@ def test_spectrogram_picture_is_labelled_and_scaled(tmp_path):
     specs = {"content": log_spectrogram(chirp(100, 4000, 2.0), stft),
              "style": log_spectrogram(noise(1.0), stft),
              "result": log_spectrogram(tone(440, 2.0), stft)}
-    p = save_spectrograms(specs, tmp_path / "s.png", RATE, stft.step)
+    p = save_spectrograms(specs, tmp_path / "s.png", rate=RATE, n_fft=512)
     img = np.asarray(Image.open(p).convert("RGB"))
     assert img.shape[0] > 3 * 160 and img.shape[1] > 2 * 90
     # the 1-s style panel is half as wide as the 2-s panels: its right half stays white

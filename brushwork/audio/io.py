@@ -16,7 +16,6 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..errors import InputError
 
@@ -25,6 +24,7 @@ from ..errors import InputError
 MAX_SECONDS = 300.0
 MIN_SECONDS = 0.5    # the random filters see 11 frames (0.26 s at the defaults); less says nothing
 MIN_RATE, MAX_RATE = 1000, 384_000
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".wma")
 SAVE_CODECS = {".wav": ("wav", "pcm_s16le", "s16"), ".flac": ("flac", "flac", "s16")}
 
 
@@ -45,6 +45,11 @@ class Audio:
 AudioSource = str | os.PathLike | Audio
 
 
+def is_audio_path(path: str | os.PathLike) -> bool:
+    """A file whose name says it is a sound."""
+    return Path(path).suffix.lower() in AUDIO_SUFFIXES
+
+
 def check_rate(rate: int, what: str = "sample rate") -> int:
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not MIN_RATE <= rate <= MAX_RATE:
         raise InputError(f"{what} must be a whole number of Hz from {MIN_RATE} to {MAX_RATE}, not {rate!r}")
@@ -55,6 +60,7 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     """Polyphase resampling (Kaiser-windowed FIR) from `src` to `dst` Hz."""
     if src == dst:
         return x.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
     g = gcd(src, dst)
     return resample_poly(x, dst // g, src // g).astype(np.float32)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import gram
+from ..features.stats import gram
 from .features import TAP, RandomFilters
 from .io import AudioSource, load_audio
 from .stft import STFT, log_spectrogram
@@ -24,16 +24,11 @@ MEANINGS = {
 }
 
 
-def time_gram(feat: torch.Tensor) -> torch.Tensor:
-    """Gram over time of (N, C, T) features: F Fᵀ / (C·T), the image Gram of a one-row image."""
-    return gram(feat[:, :, None, :])
-
-
 def style_distance(result: torch.Tensor, style: torch.Tensor, features: RandomFilters) -> float:
     """‖G(result) − G(style)‖² / ‖G(style)‖² for log spectrograms (bins, frames)."""
     with torch.no_grad():
-        g = time_gram(features.targets(result)[TAP])
-        s = time_gram(features.targets(style)[TAP])
+        g = gram(features.targets(result)[TAP])
+        s = gram(features.targets(style)[TAP])
     return float((g - s).pow(2).sum() / s.pow(2).sum().clamp_min(1e-30))
 
 

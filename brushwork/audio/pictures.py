@@ -14,6 +14,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ..image import check_output_path, save_image
+from .io import AudioSource, load_audio
+from .stft import STFT, log_spectrogram
 
 # magma-like anchors from silence to loud
 _COLORS = np.array([(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
@@ -81,8 +83,13 @@ def spectrogram_picture(spectrograms: dict[str, torch.Tensor], rate: int, hop: i
     return img
 
 
-def save_spectrograms(spectrograms: dict[str, torch.Tensor], path: str | os.PathLike, rate: int, hop: int) -> Path:
-    """Write `spectrogram_picture` as an image file (atomically)."""
+def save_spectrograms(sounds: dict[str, AudioSource | torch.Tensor], path: str | os.PathLike, *,
+                      rate: int = 22_050, n_fft: int = 2048) -> Path:
+    """Write `spectrogram_picture` of labelled sounds (files or `Audio`, decoded at `rate`; or
+    ready (bins, frames) log spectrograms) as an image file, atomically."""
     p = check_output_path(path)
-    pic = np.asarray(spectrogram_picture(spectrograms, rate, hop), dtype=np.float32) / 255.0
+    stft = STFT(n_fft)
+    specs = {label: s if torch.is_tensor(s) else log_spectrogram(load_audio(s, rate).samples, stft)
+             for label, s in sounds.items()}
+    pic = np.asarray(spectrogram_picture(specs, rate, stft.step), dtype=np.float32) / 255.0
     return save_image(torch.from_numpy(pic).permute(2, 0, 1)[None], p)

@@ -8,6 +8,7 @@ hearing does and keeps the variable non-negative.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,9 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..progress import Callback, Progress
+
+REPORT_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def _one_thread() -> Iterator[None]:
 
 
 def griffin_lim(mag: torch.Tensor, stft: STFT = STFT(), iters: int = 100, momentum: float = 0.99,
-                phase: torch.Tensor | None = None, seed: int | None = 0, length: int | None = None) -> torch.Tensor:
+                phase: torch.Tensor | None = None, seed: int | None = 0, length: int | None = None,
+                callback: Callback | None = None) -> torch.Tensor:
     """A signal whose STFT magnitude is close to `mag` (bins, frames): the fast Griffin-Lim of
     Perraudin, Balazs & Søndergaard 2013.
 
@@ -101,7 +106,8 @@ def griffin_lim(mag: torch.Tensor, stft: STFT = STFT(), iters: int = 100, moment
     magnitude, with the phase extrapolated by `momentum` (0 is the classic Griffin-Lim, which
     needs several times the iterations). `phase` (bins, frames), e.g. the content's, replaces
     the random start, so a result shaped like the content starts from its timing. `length`
-    is the signal's length in samples (default: what the frames span).
+    is the signal's length in samples (default: what the frames span). `callback` hears every
+    `REPORT_EVERY` iterations, phase 'griffin-lim', with the spectral convergence as the loss.
     """
     if not isinstance(iters, int) or iters < 0:
         raise InputError(f"Griffin-Lim iterations must be a whole number of at least 0, not {iters!r}")
@@ -118,9 +124,14 @@ def griffin_lim(mag: torch.Tensor, stft: STFT = STFT(), iters: int = 100, moment
     angles = angles.to(mag.device)
     previous = torch.zeros_like(angles)
     with _one_thread() if mag.device.type == "cpu" else contextlib.nullcontext():
-        for _ in range(iters):
+        start = time.perf_counter()
+        for i in range(iters):
             rebuilt = stft.forward(stft.inverse(mag * angles, length))
             angles = rebuilt - previous * (momentum / (1 + momentum))
             angles = angles / angles.abs().clamp_min(1e-16)
             previous = rebuilt
+            if callback is not None and ((i + 1) % REPORT_EVERY == 0 or i + 1 == iters):
+                sc = float((rebuilt.abs() - mag).norm() / mag.norm().clamp_min(1e-12))
+                callback(Progress(i + 1, iters, sc, {"spectral convergence": sc}, elapsed=time.perf_counter() - start,
+                                  phase="griffin-lim", unit="iteration"))
         return stft.inverse(mag * angles, length)
