@@ -145,12 +145,18 @@ def run_mrf(a: argparse.Namespace) -> int:
 
 
 def run_evaluate(a: argparse.Namespace) -> int:
+    from ..audio.io import is_audio_path
     from ..metrics import evaluate, evaluate_video, format_table
     from ..video.io import is_video_path
     if a.content is None and not a.style:
         raise InputError("give --content and/or --style to compare the image with")
     if is_video_path(a.image):  # a clip or frame folder: per-frame numbers and the temporal error
         results = evaluate_video(a.image, content=a.content, style=a.style or None, device=a.device)
+    elif is_audio_path(a.image):
+        from ..audio import evaluate as evaluate_audio
+        if a.style and len(a.style) > 1:
+            raise InputError("a sound is compared with one --style")
+        results = evaluate_audio(a.image, content=a.content, style=a.style[0] if a.style else None)
     else:
         results = evaluate(a.image, content=a.content, style=a.style or None, device=a.device)
     print(json.dumps(results, indent=2) if a.json else format_table(results))
@@ -241,7 +247,7 @@ def register(sub: Any) -> None:
     m.set_defaults(func=run_mrf)
 
     e = sub.add_parser("evaluate", help="quality numbers: content fidelity and style distance")
-    e.add_argument("image", help="the image to judge, or a video / frame folder (adds the temporal error)")
+    e.add_argument("image", help="the image to judge, a video / frame folder (adds the temporal error), or a sound")
     e.add_argument("--content", default=None, help="the content photo it should resemble (for a video: the input clip)")
     e.add_argument("--style", action="append", default=None, help="a style image it should look like (repeatable)")
     from ..metrics import evaluate
