@@ -191,7 +191,8 @@ def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0,
 
     def progress(done: int, total: int) -> None:
         if callback is not None:
-            callback(Progress(step=done, total=total, loss=0.0, size=(h, w), elapsed=time.perf_counter() - start))
+            callback(Progress(step=done, total=total, loss=0.0, size=(h, w), elapsed=time.perf_counter() - start,
+                              unit="tile"))
 
     if not tiles:
         return tiled(image, tile_fn, side, 0, progress).clamp_(0, 1)

@@ -56,6 +56,7 @@ class FrameProgress(Progress):
     """
 
     phase: str = "paint"
+    unit: str = "frame"
     fps: float = 0.0
     eta: float | None = None
     resumed: int = 0

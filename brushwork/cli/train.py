@@ -1,0 +1,127 @@
+"""`brushwork train fast|multistyle|adain`: our own feed-forward networks, into .bw files."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import brushwork
+
+from . import args, options
+from .render import ProgressBar
+
+# Options that go to the training function as they are (under the same name).
+TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
+                 "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
+                 "minutes")
+
+
+def run_train(a: argparse.Namespace) -> int:
+    from ..feedforward.train import checkpoint_path
+    kw = {k: getattr(a, k) for k in TRAIN_OPTIONS if hasattr(a, k)}
+    if a.no_checkpoints:
+        kw["checkpoint_every"] = None
+    kw.update(resume=a.resume, device=a.device, dtype=a.dtype)
+    bar = ProgressBar(a.quiet)
+    try:
+        if a.kind == "fast":
+            model = brushwork.train_fast(a.style, a.output, a.data, callback=bar, **kw)
+        elif a.kind == "multistyle":
+            model = brushwork.train_multistyle(a.styles, a.output, a.data, callback=bar, **kw)
+        else:
+            model = brushwork.train_adain(a.output, a.content, a.styles, callback=bar, **kw)
+    finally:
+        bar.close()
+    if not a.quiet:
+        t = model.card["training"]
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in t.get("final_losses", {}).items())
+        steps = t["steps"] if t.get("planned_steps", t["steps"]) == t["steps"] else \
+            f"{t['steps']} of {t['planned_steps']}"
+        print(f"wrote {a.output} ({steps} steps; final losses {losses}); checkpoint "
+              f"{checkpoint_path(a.output)}", file=sys.stderr)
+    return 0
+
+
+def _training_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -> None:
+    d = lambda name: options.api_default(func, name)  # noqa: E731
+    lr = f"{d('lr'):g}" + (f" with decay {d('lr_decay'):g}" if d("lr_decay") else "")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=args.positive_int, default=d("steps"),
+                   help=f"optimisation steps (default {d('steps')})")
+    g.add_argument("--batch-size", type=args.positive_int, default=d("batch_size"),
+                   help=f"images per step (default {d('batch_size')})")
+    g.add_argument("--size", type=args.positive_int, default=d("size"),
+                   help=f"side of the square training crops in px (default {d('size')})")
+    g.add_argument("--lr", type=args.non_negative, default=d("lr"), help=f"Adam learning rate (default {lr})")
+    g.add_argument("--lr-decay", type=args.non_negative, default=d("lr_decay"), help="lr / (1 + decay × step)")
+    g.add_argument("--scale-jitter", type=args.jitter, default=d("scale_jitter"), metavar="LO,HI",
+                   help="crops come from images scaled so the short side is size × LO..HI (default "
+                   f"{','.join(f'{v:g}' for v in d('scale_jitter'))})")
+    g.add_argument("--seed", type=int, default=d("seed"),
+                   help="random seed: the same seed gives the same network on the same machine")
+    g.add_argument("--checkpoint-every", type=args.positive_int, default=d("checkpoint_every"), metavar="N",
+                   help=f"save weights and optimiser state to OUT.ckpt every N steps (default {d('checkpoint_every')})")
+    g.add_argument("--no-checkpoints", action="store_true", help="only the final checkpoint")
+    g.add_argument("--resume", action="store_true", default=d("resume"),
+                   help="continue from OUT.ckpt (same options; --steps may grow)")
+    g.add_argument("--minutes", type=float, default=d("minutes"), metavar="M",
+                   help="stop after M minutes even if --steps are not done; the model and checkpoint are saved "
+                   "and --resume continues")
+    g.add_argument("--preview-every", type=args.positive_int, default=d("preview_every"), metavar="N",
+                   help="save a preview painting every N steps as OUT.stepNNNNNN.png")
+    r = p.add_argument_group("running")
+    options.device(r, func, "where to train (default auto: cuda > mps > cpu)")
+    options.dtype(r, func, "autocast precision (default auto: bf16 on CUDA, fp32 elsewhere)",
+                  choices=("auto", "float32", "bfloat16"))
+    r.add_argument("--workers", type=int, default=d("workers"),
+                   help="threads preparing batches ahead (default 4 on a GPU, 0 on CPU)")
+    options.quiet(r)
+    p.add_argument("-o", "--output", required=True, type=Path, help="the model file to write (.bw)")
+    p.set_defaults(func=run_train)
+
+
+def _loss_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -> None:
+    d = lambda name: options.api_default(func, name)  # noqa: E731
+    g = p.add_argument_group("losses")
+    g.add_argument("--content-weight", type=args.non_negative, default=d("content_weight"),
+                   help=f"content loss multiplier (default {d('content_weight'):g})")
+    g.add_argument("--style-weight", type=args.non_negative, default=d("style_weight"),
+                   help=f"style loss multiplier: more = more style (default {d('style_weight'):g})")
+    if "tv_weight" in options.parameters(func):
+        g.add_argument("--tv-weight", type=args.non_negative, default=d("tv_weight"),
+                       help=f"smoothness multiplier, 0 = off (default {d('tv_weight'):g})")
+        g.add_argument("--style-size", type=args.positive_int, default=d("style_size"),
+                       help=f"long side of the style image(s) in px (default {d('style_size')})")
+
+
+def register(sub: Any) -> None:
+    """Add `train` with its kinds fast, multistyle and adain to the subcommands `sub`."""
+    tr = sub.add_parser("train", help="train your own feed-forward network (fast, multistyle, AdaIN) into a .bw file",
+                        description="Train a feed-forward network: one pass paints a photo afterwards. "
+                        "Real runs want a GPU (minutes to hours); see README 'Training your own networks'.",
+                        epilog="examples:\n  brushwork train fast --style wave.jpg -o wave.bw\n"
+                        "  brushwork train multistyle --styles a.jpg b.jpg c.jpg -o set.bw\n"
+                        "  brushwork train adain -o adain.bw\n"
+                        "  brushwork train fast --style wave.jpg -o wave.bw --steps 40000 --resume",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = tr.add_subparsers(dest="kind", metavar="KIND", parser_class=args.Parser, required=True)
+    data_help = "folder of training photos, searched recursively (default $BRUSHWORK_DATA/photos)"
+
+    f = kinds.add_parser("fast", help="one style (Johnson et al. 2016)")
+    f.add_argument("--style", required=True, help="the style image")
+    f.add_argument("--data", type=Path, help=data_help)
+    _loss_options(f, brushwork.train_fast)
+    _training_options(f, brushwork.train_fast)
+
+    ms = kinds.add_parser("multistyle", help="several styles in one network, blendable (Dumoulin et al. 2017)")
+    ms.add_argument("--styles", nargs="+", required=True, metavar="IMAGE", help="two or more style images")
+    ms.add_argument("--data", type=Path, help=data_help)
+    _loss_options(ms, brushwork.train_multistyle)
+    _training_options(ms, brushwork.train_multistyle)
+
+    ad = kinds.add_parser("adain", help="any style at run time: an AdaIN decoder (Huang & Belongie 2017)")
+    ad.add_argument("--content", type=Path, help=data_help)
+    ad.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
+    _loss_options(ad, brushwork.train_adain)
+    _training_options(ad, brushwork.train_adain)
