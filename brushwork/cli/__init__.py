@@ -12,10 +12,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import BrushworkError
-from . import iterate, oneshot, service, train, video
+from . import iterate, oneshot, photo, service, train, video
 from .args import EXIT_USAGE, Parser
 
-COMMANDS = (iterate, train, oneshot, video, service)
+COMMANDS = (iterate, train, oneshot, photo, video, service)
 
 
 def build_parser() -> Parser:

@@ -109,7 +109,9 @@ def photo(content: ImageSource, style: ImageSource, *,
     'guided' (edge-aware, any size), 'matting' (the exact matting-Laplacian solution, up to
     smooth.MATTING_MAX_PIXELS at the work size) or 'none'. `work_size` is the long side the colours are
     computed at (None: full size). A greyscale style works: it gives a monochrome photo in the
-    style's tones. `callback` gets a Progress after each phase (and each smoothing iteration).
+    style's tones. `callback` gets a Progress after each phase ('photo', counted in phases) and each
+    step of the matting solve ('matting', its loss the relative residual; returning True there
+    stops the solve early).
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -140,10 +142,16 @@ def photo(content: ImageSource, style: ImageSource, *,
     start = time.perf_counter()
     phases = 3 + (smooth == "matting")
 
-    def report(step: int, loss: float = 0.0) -> bool | None:
+    def report(step: int) -> None:
+        if callback is not None:
+            callback(Progress(step, phases, 0.0, size=shape, elapsed=time.perf_counter() - start,
+                              phase="photo", unit="phase"))
+
+    def cg_report(step: int, total: int, residual: float) -> bool | None:
         if callback is None:
             return None
-        return callback(Progress(step, phases, loss, size=shape, elapsed=time.perf_counter() - start))
+        return callback(Progress(step, total, residual, {"residual": residual}, size=work,
+                                 elapsed=time.perf_counter() - start, phase="matting"))
 
     result = _transfer(content_low, style_low, found, 0.0 if content_seg is not None else AUTO_MIX)
     report(1)
@@ -151,7 +159,7 @@ def photo(content: ImageSource, style: ImageSource, *,
     if smooth == "matting":
         guided = guided_filter(content_low, result, r, SMOOTH_EPS).clamp(0, 1)
         report(2)
-        result = matting_smooth(content_low, result, start=guided)
+        result = matting_smooth(content_low, result, start=guided, progress=cg_report)
         report(3)
         out = upsample_affine(content_low.to(dev), result.to(dev), content_full.to(dev))
     elif smooth == "guided":
