@@ -1,7 +1,7 @@
 """Colour statistics transfer in CIE Lab: the linear Monge-Kantorovich map (Pitié & Kokaram 2007).
 
-`mkl` gives the affine map x -> T (x - mu_c) + mu_s that gives the content's pixels the style's
-mean and covariance with the least displacement:
+`mkl` gives an affine map x -> T (x - mu_c) + mu_s that gives the content's pixels the style's
+mean and (chroma) covariance with the least displacement:
 T = C^-1/2 (C^1/2 S C^1/2)^1/2 C^-1/2 for content covariance C and style covariance S.
 It returns a `Transfer`, a function of Lab pixels (3, N), so a region's map can be applied to
 every pixel and blended with its neighbours' maps through soft masks. (Pitié's iterative
@@ -57,10 +57,20 @@ def _sqrtm(m: torch.Tensor, inverse: bool = False) -> torch.Tensor:
 
 
 def mkl(content: torch.Tensor, style: torch.Tensor) -> Transfer:
-    """The linear Monge-Kantorovich map from content pixels (3, N) to style pixels (3, M)."""
+    """The colour map from content pixels (3, N) to style pixels (3, M), both Lab.
+
+    Lightness is mapped on its own (mean and deviation: an increasing affine map), chroma (a, b)
+    by the linear Monge-Kantorovich map. The full 3-D map may turn lightness into chroma and
+    back (a yellow flower's shading became its red copy's brightness, reversing edges: gradient
+    correlation with the photo fell from 0.58 to -0.08, BENCHMARKS.md); apart, every edge keeps
+    its direction.
+    """
     x, y = content.double(), style.double()
     mc, cc = _moments(x)
     ms, cs = _moments(y)
-    c_half, c_inv = _sqrtm(cc), _sqrtm(cc, inverse=True)
-    t = c_inv @ _sqrtm(c_half @ cs @ c_half) @ c_inv
+    t = torch.zeros(3, 3, dtype=torch.float64)
+    t[0, 0] = (cs[0, 0].clamp_min(_FLOOR) / cc[0, 0].clamp_min(_FLOOR)).sqrt()
+    ca, sa = cc[1:, 1:], cs[1:, 1:]
+    c_half, c_inv = _sqrtm(ca), _sqrtm(ca, inverse=True)
+    t[1:, 1:] = c_inv @ _sqrtm(c_half @ sa @ c_half) @ c_inv
     return lambda p: (t @ (p.double() - mc) + ms).to(p.dtype)
