@@ -29,9 +29,11 @@ MIN_SIDE = 8
 SMOOTH_RADIUS = 1 / 64
 SMOOTH_EPS = 1e-4
 # Soft region masks: a wider guided filter of each hard mask, so regions meet in a gradual,
-# edge-following blend rather than along a seam.
-MASK_RADIUS = 1 / 32
-MASK_EPS = 1e-2
+# edge-following blend rather than along a seam. Automatic regions, whose borders follow no
+# edge (they cut skies), blend far wider and barely edge-aware: a 1/32 blend left a visible
+# band across a sky.
+MASK_RADIUS, MASK_EPS = 1 / 32, 1e-2
+AUTO_MASK_RADIUS, AUTO_MASK_EPS = 1 / 8, 1e-1
 # Automatic regions are a guess: each keeps this share of the whole style's map, so a poor
 # pairing shifts colours gently instead of repainting a sky in the ground's colours.
 AUTO_MIX = 0.5
@@ -61,7 +63,7 @@ def _regions(content: torch.Tensor, style: torch.Tensor, content_low: torch.Tens
 
 
 def _transfer(content_low: torch.Tensor, style_low: torch.Tensor, regions: Regions | None,
-              mix: float) -> torch.Tensor:
+              automatic: bool) -> torch.Tensor:
     """The content at the work size with each region's colours mapped onto its pair's (RGB)."""
     lab_c = rgb_to_lab(content_low)[0].reshape(3, -1)
     lab_s = rgb_to_lab(style_low)[0].reshape(3, -1)
@@ -70,9 +72,11 @@ def _transfer(content_low: torch.Tensor, style_low: torch.Tensor, regions: Regio
         out = whole(lab_c)
     else:
         h, w = content_low.shape[-2:]
-        r = max(1, round(max(h, w) * MASK_RADIUS))
+        radius, eps = (AUTO_MASK_RADIUS, AUTO_MASK_EPS) if automatic else (MASK_RADIUS, MASK_EPS)
+        mix = AUTO_MIX if automatic else 0.0
+        r = max(1, round(max(h, w) * radius))
         masks = torch.stack([(regions.content == k).float() for k in range(len(regions.names))])[None]
-        soft = guided_filter(content_low, masks, r, MASK_EPS).clamp_min(0)[0].reshape(len(regions.names), -1)
+        soft = guided_filter(content_low, masks, r, eps).clamp_min(0)[0].reshape(len(regions.names), -1)
         soft = soft / soft.sum(0, keepdim=True).clamp_min(1e-6)
         out = torch.zeros_like(lab_c)
         ok = usable(regions)
@@ -153,7 +157,7 @@ def photo(content: ImageSource, style: ImageSource, *,
         return callback(Progress(step, total, residual, {"residual": residual}, size=work,
                                  elapsed=time.perf_counter() - start, phase="matting"))
 
-    result = _transfer(content_low, style_low, found, 0.0 if content_seg is not None else AUTO_MIX)
+    result = _transfer(content_low, style_low, found, automatic=content_seg is None)
     report(1)
     r = max(1, round(max(work) * SMOOTH_RADIUS))
     if smooth == "matting":
