@@ -17,6 +17,11 @@ from .args import EXIT_USAGE, Parser
 
 COMMANDS = (iterate, train, oneshot, video, audio, service)
 
+from . import iterate, oneshot, photo, service, train, video
+from .args import EXIT_USAGE, Parser
+
+COMMANDS = (iterate, train, oneshot, photo, video, service)
+
 
 def build_parser() -> Parser:
     p = Parser(prog="brushwork", description="Neural style transfer: keep the shape of a photo, paint it "
