@@ -21,8 +21,5 @@ from .video import stylize_video  # noqa: E402
 from .audio import stylize_audio  # noqa: E402
 
 __all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "apply", "export_onnx",
-           "load_image", "load_model", "mrf", "presets", "reconstruct", "save_image", "save_model", "stylize",
-           "stylize_audio", "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]
-
            "load_image", "load_model", "mrf", "photo", "presets", "reconstruct", "save_image", "save_model", "stylize",
-           "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]
+           "stylize_audio", "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]

@@ -69,9 +69,10 @@ def test_style_blends_are_linear_in_the_norm_parameters(multi, content):
     half = multi(content, [0.5, 0.5, 0.0])
     assert (a - b).abs().mean() > 1e-3
     assert (half - a).abs().mean() > 1e-4 and (half - b).abs().mean() > 1e-4
-    # one weight vector per image of a batch
+    # one weight vector per image of a batch (the tolerance allows a batch's other GEMM blocking on
+    # CPUs without AVX-512: ~1e-5, far below the 1e-3 between styles)
     batch = multi(content.expand(2, -1, -1, -1), torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]))
-    assert torch.allclose(batch[0:1], a, atol=1e-6) and torch.allclose(batch[1:2], b, atol=1e-6)
+    assert torch.allclose(batch[0:1], a, atol=1e-4) and torch.allclose(batch[1:2], b, atol=1e-4)
 
 
 def test_multistyle_model_is_a_stylizer_with_weights(multi, content):

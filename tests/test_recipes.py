@@ -6,7 +6,8 @@ from brushwork.optimize.common import noise_like
 
 
 def test_texture_matches_the_sample_at_another_size(dots):
-    out = brushwork.texture(dots, size=(48, 96), steps=40, device="cpu", seed=0)
+    # 80 steps: fp32 (CPUs without native bf16) reaches 0.35 of noise's distance at 40 and 0.22 at 80
+    out = brushwork.texture(dots, size=(48, 96), steps=80, device="cpu", seed=0)
     assert out.shape == (1, 3, 48, 96)
     noise = noise_like((1, 3, 48, 96), seed=0)
     assert gram_distance(out, dots) < 0.3 * gram_distance(noise, dots)
