@@ -103,7 +103,7 @@ def test_api_default_refuses_a_parameter_without_one():
 
 def test_every_command_family_registers_its_commands():
     assert list(_commands()) == ["stylize", "texture", "reconstruct", "mrf", "evaluate", "train", "export",
-                              "presets", "apply", "video", "serve", "worker"]
+                              "presets", "apply", "photo", "video", "audio", "serve", "worker"]
 
 
 # --- one renderer for steps, tiles, images and frames --------------------------------------------

@@ -13,7 +13,7 @@ from PIL import Image
 from torch import nn
 
 from brushwork.errors import InputError
-from brushwork.feedforward.modelfile import read_card
+from brushwork.feedforward.modelfile import load_model, make_card, read_card, save_model
 from brushwork.feedforward.networks import TransformerNet
 from brushwork.training import (Augment, Batches, ImageFolder, PairedFolder, Prefetch, Settings, Unpaired,
                                 checkpoint_path, fit, native_bf16, training_dtype)
@@ -60,6 +60,11 @@ class TinyGAN:
 
     def preview(self) -> torch.Tensor:
         return self.networks["G"](self.data[0][0][:1])
+
+    def save(self, path: Path, training: dict[str, Any], device: torch.device) -> Any:
+        net = self.networks[self.product]
+        save_model(net, path, make_card(self.kind, net, [], training))
+        return load_model(path, device)
 
     def extra_state(self) -> dict[str, Any]:
         return {"pool": list(self.pool)}

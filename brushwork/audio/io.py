@@ -9,7 +9,6 @@ the length. Writing is atomic (temp file + rename); a failed write leaves nothin
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..files import atomic_path
 
 # Longest sound we decode: at 22.05 kHz and hop 512, 5 minutes is 12,920 frames, whose
 # 4096 random-filter activations alone take 210 MB per copy (the optimiser keeps several).
@@ -184,13 +184,6 @@ def save_audio(samples: np.ndarray | Audio, path: str | os.PathLike, rate: int |
     if x.ndim != 1 or not len(x):
         raise InputError(f"audio to save must be one non-empty channel, not shape {tuple(x.shape)}")
     fmt, codec, sample_fmt = SAVE_CODECS[p.suffix.lower()]
-    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        try:
-            _encode(tmp, x, target, fmt, codec, sample_fmt)
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)
-    except OSError as e:
-        raise InputError(f"{p}: cannot write ({e.strerror or e})") from None
+    with atomic_path(p) as tmp:
+        _encode(tmp, x, target, fmt, codec, sample_fmt)
     return p

@@ -12,6 +12,7 @@ than to the full feature maps, which is the same loss for less work.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -24,6 +25,7 @@ from ..losses import TVLoss
 from ..training.data import BatchSource, step_generator
 from ..training.loop import Settings, inverse_decay
 from ..training.precision import autocast
+from .modelfile import TrainedModel, load_model, make_card, save_model
 from .networks import ADAIN_TAPS, FEATURE_SCALE, AdaINNet, TransformerNet
 
 
@@ -53,6 +55,11 @@ class _Adam:
         sum(losses.values()).backward()
         adam.step()
         return {k: float(v.detach()) for k, v in losses.items()}
+
+    def save(self, path: Path, training: dict[str, Any], device: torch.device) -> TrainedModel:
+        net = self.networks[self.product]
+        save_model(net, path, make_card(self.kind, net, self.styles, training))
+        return load_model(path, device)
 
     def extra_state(self) -> dict[str, Any]:
         return {}

@@ -32,7 +32,7 @@ from ..image import ImageSource, fit, load_image, resize
 from ..progress import Callback
 from ..training import (Batches, ImageFolder, Settings, Unpaired, checkpoint_path, data_dir, fit as fit_recipe,
                         non_negative, positive_int)
-from .modelfile import AdaINModel, FastModel, MultiStyleModel, thumbnail
+from .modelfile import AdaINModel, FastModel, MultiStyleModel, check_model_path, thumbnail
 from .networks import ADAIN_TAPS, FEATURE_SCALE, AdaINNet, TransformerNet
 from .recipes import AdaINRecipe, PerceptualRecipe
 
@@ -95,7 +95,7 @@ def _perceptual_job(kind: str, styles: Sequence[ImageSource], output: str | os.P
             raise InputError(f"layer {t!r} cannot be used for training; use one of {', '.join(FEATURE_SCALE)}")
     if style_size is not None:
         positive_int(style_size, "style size", 16)
-    opt = Settings.make(output, multiple=TransformerNet.multiple, **kw)
+    opt = Settings.make(check_model_path(output), multiple=TransformerNet.multiple, **kw)
     style_imgs = [_style_image(s, style_size) for s in styles]
     folder = ImageFolder(data if data is not None else data_dir("photos"), "data")
     seed = opt.resolve_seed()
@@ -199,7 +199,7 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
         non_negative(value, what)
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
                     preview_every, seed, device, dtype, workers, callback, minutes)
-    opt = Settings.make(output, multiple=AdaINNet.multiple, **kw)
+    opt = Settings.make(check_model_path(output), multiple=AdaINNet.multiple, **kw)
     photos = ImageFolder(content if content is not None else data_dir("photos"), "content")
     paintings = ImageFolder(styles if styles is not None else data_dir("paintings"), "style")
     seed = opt.resolve_seed()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import InputError
+from ..files import atomic_path
 from .recipe import Recipe
 
 CHECKPOINT_FORMAT = "brushwork-checkpoint"
@@ -60,15 +60,8 @@ def save_checkpoint(path: Path, recipe: Recipe, seed: int, step: int, recent: di
           "schedulers": {k: s.state_dict() for k, s in recipe.schedulers.items()},
           "recipe": _cpu(recipe.extra_state()), "rng": rng,
           "recent": {k: list(v) for k, v in recent.items()}}
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        try:
-            torch.save(ck, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write checkpoint ({e.strerror or e})") from None
+    with atomic_path(path, what="checkpoint") as tmp:
+        torch.save(ck, tmp)
 
 
 def check_matches(ck: dict[str, Any], path: Path, recipe: Recipe, seed: int) -> None:

@@ -21,7 +21,6 @@ import torch
 
 from ..device import resolve_device
 from ..errors import InputError
-from ..feedforward.modelfile import check_model_path, load_model, make_card, save_model
 from ..image import save_image
 from ..progress import Callback, Progress
 from .checkpoint import check_matches, checkpoint_path, read_checkpoint, restore, save_checkpoint
@@ -72,7 +71,7 @@ class Settings:
              scale_jitter: Sequence[float], checkpoint_every: int | None, resume: bool, preview_every: int | None,
              seed: int | None, device: str | torch.device, dtype: str | torch.dtype, workers: int | None,
              callback: Callback | None, minutes: float | None, multiple: int) -> "Settings":
-        out = check_model_path(output)
+        out = Path(output)
         positive_int(steps, "steps")
         positive_int(batch_size, "batch size")
         positive_int(size, "image size", 16)
@@ -179,9 +178,7 @@ def fit(recipe: Recipe, settings: Settings, seed: int) -> Any:
                 "precision": str(opt.dtype).replace("torch.", ""), "resumed_at": start or None,
                 "final_losses": {k: sum(v) / len(v) for k, v in window.items() if v},
                 "seconds": round(time.perf_counter() - t0, 1)}
-    net = recipe.networks[recipe.product]
-    save_model(net, opt.output, make_card(recipe.kind, net, recipe.styles, training))
-    return load_model(opt.output, opt.device)
+    return recipe.save(opt.output, training, opt.device)
 
 
 @torch.no_grad()

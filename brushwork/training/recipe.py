@@ -7,6 +7,7 @@ checkpoints and exact resume, the time limit, previews, progress and the model c
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -16,7 +17,7 @@ from .data import BatchSource
 
 
 class Recipe(Protocol):
-    kind: str                                   # the model file's kind (modelfile.KINDS)
+    kind: str                                   # what the product is (its model file's kind)
     networks: dict[str, nn.Module]              # everything trained; checkpointed by name
     optimizers: dict[str, torch.optim.Optimizer]
     schedulers: dict[str, Any]                  # torch LR schedulers, stepped by train_step
@@ -32,6 +33,11 @@ class Recipe(Protocol):
 
     def preview(self) -> torch.Tensor:
         """The product network's painting of a fixed input, (1, 3, H, W), under no_grad in eval mode."""
+        ...
+
+    def save(self, path: Path, training: dict[str, Any], device: torch.device) -> Any:
+        """Write the product network with its card (`training` is the card's training section) and
+        return it loaded on `device`: the model file's format belongs to the producer, not the loop."""
         ...
 
     def extra_state(self) -> dict[str, Any]:
