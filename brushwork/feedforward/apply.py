@@ -124,13 +124,7 @@ def load_multistyle(model: Any, device: str = "auto") -> Any:
 
 def load_model_file(path: str | os.PathLike, device: str = "auto") -> Stylizer:
     """A network we trained, from its `.bw` file (brushwork.feedforward.modelfile, which checks the path)."""
-    try:
-        from .modelfile import load_model
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.modelfile":
-            raise
-        raise InputError(f"{path}: this version of brushwork cannot load trained model files yet "
-                         "(brushwork.feedforward.modelfile is missing)") from None
+    from .modelfile import load_model
     return as_stylizer(load_model(path, device), device, name=Path(path).name)
 
 

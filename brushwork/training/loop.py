@@ -1,7 +1,7 @@
 """One training loop for every recipe, and the options every image-network training shares.
 
 `fit(recipe, settings, seed)` draws batch k for step k (prepared ahead in a background thread),
-moves it to the device in channels-last, calls `recipe.train_step`, and around the steps keeps
+moves it to the device (channels-last on CUDA), calls `recipe.train_step`, and around the steps keeps
 checkpoints (`<output>.ckpt`, every `checkpoint_every` steps, at the end and on Ctrl-C), resumes
 from one bit-exactly, stops at `minutes` or when the callback says so, saves previews beside
 the output, reports progress, and writes the product network with its model card.
@@ -115,18 +115,24 @@ def inverse_decay(optimizer: torch.optim.Optimizer, lr: float, decay: float, ste
         g["lr"] = lr / (1.0 + decay * step)
 
 
+def _layout(device: torch.device) -> torch.memory_format:
+    """channels-last on CUDA (cuDNN's fastest convolutions); contiguous on the CPU, where the
+    trained networks (reflection padding, instance norm, upsampling) ran 1.17x slower channels-last
+    (BENCHMARKS.md "Training speed")."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
 def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
-        return batch.to(device).contiguous(memory_format=torch.channels_last)
+        return batch.to(device).contiguous(memory_format=_layout(device))
     return tuple(_to_device(b, device) for b in batch)
 
 
 def fit(recipe: Recipe, settings: Settings, seed: int) -> Any:
     """Train `recipe` for `settings.steps` steps (or up to the time limit); returns the saved model."""
     opt = settings
-    # channels-last everywhere: oneDNN's and cuDNN's fastest convolutions (BENCHMARKS.md "Training speed")
     for net in recipe.networks.values():
-        net.to(opt.device, memory_format=torch.channels_last).train()
+        net.to(opt.device, memory_format=_layout(opt.device)).train()
     if opt.device.type == "cuda":  # one crop size for the whole run: cuDNN's autotuned kernels pay off
         torch.backends.cudnn.benchmark = True
     ckpt = checkpoint_path(opt.output)

@@ -185,11 +185,8 @@ def feedforward_painter(preset: Any = None, style: ImageSource | None = None, mo
                         strength: float = 1.0, preserve_color: bool | str | None = False,
                         device: str = "auto") -> FramePainter:
     """A per-frame painter from the feed-forward networks (`brushwork.feedforward`), loaded once."""
-    try:
-        from ..feedforward import apply, load_stylizer
-        from ..feedforward.apply import check_preserve_color, check_strength
-    except ImportError as e:
-        raise InputError(f"feed-forward styles are not available in this installation ({e})") from None
+    from ..feedforward import apply, load_stylizer
+    from ..feedforward.apply import check_preserve_color, check_strength
     strength = check_strength(strength)
     preserve_color = check_preserve_color(preserve_color)
     stylizer = load_stylizer(preset, style, model, device)
