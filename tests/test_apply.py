@@ -5,7 +5,6 @@ Tiny images only (<= 256 px): the preset networks take milliseconds at that size
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -172,14 +171,6 @@ def test_missing_networks_say_where_they_were_looked_for(photo, tmp_path, monkey
     monkeypatch.setenv("BRUSHWORK_PRESET_MODELS", str(tmp_path))
     with pytest.raises(MissingWeightsError, match=str(tmp_path / "multistyle26.onnx")):
         apply(photo, preset=1)
-
-
-def test_model_files_need_the_modelfile_module(tmp_path, monkeypatch, photo):
-    model = tmp_path / "mine.bw"
-    model.write_bytes(b"weights")
-    monkeypatch.setitem(sys.modules, "brushwork.feedforward.modelfile", None)  # as if not installed
-    with pytest.raises(InputError, match="cannot load trained model files"):
-        apply(photo, model=model)
 
 
 def test_a_style_image_goes_only_with_a_model_that_takes_one(photo, painting):

@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -99,14 +100,18 @@ def test_upload_pick_a_preset_and_download(tmp_path, browser):
             download = b.find_element(By.ID, "download")
             assert download.is_displayed() and download.get_attribute("download") is not None
             href = download.get_attribute("href")
-            assert "/result?token=" in href
-            # the browser can fetch it too (same origin, no cookies needed)
+            assert href.endswith("/result") and "token" not in href   # no token in a logged URL
+            # the browser fetches it with the job page's read cookie (same origin)
             fetched = b.execute_async_script(
                 "const done = arguments[arguments.length - 1];"
                 "fetch(arguments[0]).then(r => r.arrayBuffer().then(a => done([r.status, "
                 "r.headers.get('content-type'), a.byteLength]))).catch(e => done(String(e)));", href)
             assert fetched[0] == 200 and fetched[1] == "image/png" and fetched[2] > 100, fetched
-            with urllib.request.urlopen(href, timeout=10) as r:
+            with pytest.raises(urllib.error.HTTPError) as refused:     # without it: no credential
+                urllib.request.urlopen(href, timeout=10)
+            assert refused.value.code == 401
+            token = b.current_url.split("token=")[1].split("&")[0]
+            with urllib.request.urlopen(f"{href}?token={token}", timeout=10) as r:
                 assert r.status == 200 and "attachment" in r.headers.get("content-disposition", "")
                 with Image.open(io.BytesIO(r.read())) as im:
                     assert im.format == "PNG" and im.size == (80, 64)
