@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..files import atomic_path
+from ..image import check_writable_file
 
 # Longest sound we decode: at 22.05 kHz and hop 512, 5 minutes is 12,920 frames, whose
 # 4096 random-filter activations alone take 210 MB per copy (the optimiser keeps several).
@@ -146,13 +147,7 @@ def check_audio_output(path: str | os.PathLike) -> Path:
     p = Path(path)
     if p.suffix.lower() not in SAVE_CODECS:
         raise InputError(f"{p}: unknown audio output format; use one of {', '.join(sorted(SAVE_CODECS))}")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder; give a file name")
-    if not p.parent.is_dir():
-        raise InputError(f"{p.parent}: output folder does not exist")
-    if not os.access(p.parent, os.W_OK):
-        raise InputError(f"{p.parent}: output folder is not writable")
-    return p
+    return check_writable_file(p)
 
 
 def _encode(tmp: Path, samples: np.ndarray, rate: int, fmt: str, codec: str, sample_fmt: str) -> None:
