@@ -180,7 +180,8 @@ class ModuleCodeLoss(nn.Module):
     """The code loss of a stylized QR code (the module error of Su et al.'s ArtCoder, 2021).
 
     Each module is judged where a reader samples it: the Gaussian-weighted mean luminance at its
-    centre (`qrcode.sample_modules`). Only the modules read wrong take part (the competition
+    centre (`qrcode.sample_modules`; `sigma=None`: the mean over the whole module, as a reader
+    that averages modules sees it). Only the modules read wrong take part (the competition
     mechanism: the style is free wherever the code already reads right): a dark module whose
     sample is above `dark_below`, a light one whose sample is below `light_above`. Each is pulled
     to `dark_target` / `light_target`, past its threshold, so a small change does not undo it.
@@ -192,7 +193,7 @@ class ModuleCodeLoss(nn.Module):
     taps: tuple[str, ...] = ()
 
     def __init__(self, dark: torch.Tensor, judged: torch.Tensor, weight: float = 1.0,
-                 sigma: float = SAMPLE_SIGMA, dark_below: float = 80 / 255, light_above: float = 180 / 255,
+                 sigma: float | None = SAMPLE_SIGMA, dark_below: float = 80 / 255, light_above: float = 180 / 255,
                  dark_target: float = 50 / 255, light_target: float = 200 / 255):
         super().__init__()
         self.weight, self.sigma = weight, sigma

@@ -19,8 +19,10 @@ from .errors import InputError
 
 EC_LEVELS = ("L", "M", "Q", "H")
 VERSIONS = range(1, 41)
-# A reader looks at a small spot at each module's centre. σ of the sampling window in module
-# widths: 1.5 px of a 16 px module, the simulation of Su et al.'s ArtCoder.
+# Readers look at a module in one of two ways: zxing-cpp binarises the picture and samples a
+# small spot at each module's centre (σ of that Gaussian window in module widths: 1.5 px of a
+# 16 px module, the simulation of Su et al.'s ArtCoder); OpenCV averages the whole module
+# (sigma=None below: a box window) and thresholds the averages.
 SAMPLE_SIGMA = 0.094
 
 
@@ -113,24 +115,29 @@ def module_index(size: int, side: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=32)
-def _sampling(size: int, side: int, sigma: float) -> torch.Tensor:
-    centres = (torch.arange(side, dtype=torch.float64) + 0.5) * size / side
-    pixels = torch.arange(size, dtype=torch.float64) + 0.5
-    s = max(sigma * size / side, 0.3)             # never narrower than a third of a pixel
-    w = torch.exp(-0.5 * ((pixels[None, :] - centres[:, None]) / s) ** 2)
-    w = torch.where((pixels[None, :] - centres[:, None]).abs() <= 2.15 * s + 0.5, w, 0)
+def _sampling(size: int, side: int, sigma: float | None) -> torch.Tensor:
+    pixels = torch.arange(size, dtype=torch.float64)
+    if sigma is None:                             # the share of each pixel inside the module
+        lo = torch.arange(side, dtype=torch.float64)[:, None] * size / side
+        w = ((lo + size / side).clamp(max=pixels[None, :] + 1) - lo.clamp(min=pixels[None, :])).clamp(min=0)
+    else:
+        centres = (torch.arange(side, dtype=torch.float64) + 0.5) * size / side
+        d = pixels[None, :] + 0.5 - centres[:, None]
+        s = max(sigma * size / side, 0.3)         # never narrower than a third of a pixel
+        w = torch.where(d.abs() <= 2.15 * s + 0.5, torch.exp(-0.5 * (d / s) ** 2), 0)
     return (w / w.sum(1, keepdim=True)).float()
 
 
-def sampling_matrix(size: int, side: int, sigma: float = SAMPLE_SIGMA) -> torch.Tensor:
-    """(side, size) weights: row i is the 1-D Gaussian window at module i's centre (sums to 1).
-    The 2-D window is separable: the sample of module (i, j) is (A · Y · Aᵀ)[i, j]."""
-    return _sampling(int(size), int(side), float(sigma))
+def sampling_matrix(size: int, side: int, sigma: float | None = SAMPLE_SIGMA) -> torch.Tensor:
+    """(side, size) weights: row i is the 1-D window of module i (sums to 1): a Gaussian of σ
+    `sigma` module widths at its centre, or (None) the whole module. The 2-D window is
+    separable: the sample of module (i, j) is (A · Y · Aᵀ)[i, j]."""
+    return _sampling(int(size), int(side), None if sigma is None else float(sigma))
 
 
-def sample_modules(lum: torch.Tensor, side: int, sigma: float = SAMPLE_SIGMA) -> torch.Tensor:
+def sample_modules(lum: torch.Tensor, side: int, sigma: float | None = SAMPLE_SIGMA) -> torch.Tensor:
     """What a reader sees of every module: (N, 1, H, W) luminance -> (N, side, side), the
-    Gaussian-weighted mean at each module's centre. Differentiable."""
+    windowed mean of each module (see `sampling_matrix`). Differentiable."""
     h, w = lum.shape[-2:]
     ay = sampling_matrix(h, side, sigma).to(lum.device)
     ax = sampling_matrix(w, side, sigma).to(lum.device)

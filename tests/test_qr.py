@@ -12,7 +12,7 @@ import brushwork
 from brushwork.errors import InputError
 from brushwork.losses import ModuleCodeLoss
 from brushwork.metrics import QR_BATTERY, qr_robustness
-from brushwork.optimize.qr import code_loss, misread, pattern_canvas, repair
+from brushwork.optimize.qr import DARK_GAIN, LIGHT_GAIN, code_loss, misread, pattern_canvas, repair
 from brushwork.qrcode import decode_opencv, decode_zxing, make_code, read_code, sample_modules, to_grey
 from cli_util import OUTPUT_BYTES, assert_refused, run_cli
 
@@ -56,6 +56,13 @@ def test_plain_code_reads_back_exactly():
     assert np.array_equal(again.dark, code.dark)
 
 
+def test_the_area_window_is_the_module_mean():
+    code = make_code(SHORT, version=1)
+    img = torch.rand(1, 1, 7 * code.side, 7 * code.side)
+    means = torch.nn.functional.avg_pool2d(img, 7)[0]
+    assert torch.allclose(sample_modules(img, code.side, sigma=None), means, atol=1e-5)
+
+
 def test_code_loss_judges_only_wrong_modules():
     code = make_code(SHORT, version=1)
     plain = code.plain(6 * code.side)
@@ -77,7 +84,7 @@ def test_canvas_keeps_the_fixed_patterns_exact():
     s = sample_modules(brushwork.image.luminance(img), code.side)[0]
     fixed = torch.from_numpy(code.padded(code.fixed, True))
     dark = torch.from_numpy(code.padded(code.dark, False))
-    assert (s[fixed & dark] <= 0.15 + 1e-6).all() and (s[fixed & ~dark] >= 0.8 - 1e-6).all()
+    assert (s[fixed & dark] <= DARK_GAIN + 1e-6).all() and (s[fixed & ~dark] >= 1 - LIGHT_GAIN - 1e-6).all()
 
 
 def test_a_broken_module_is_repaired():
@@ -90,7 +97,7 @@ def test_a_broken_module_is_repaired():
     img[..., i * px:(i + 1) * px, j * px:(j + 1) * px] = 1 - img[..., i * px:(i + 1) * px, j * px:(j + 1) * px]
     bad = misread(img, code)
     assert bad.sum() == 1 and bad[i, j]
-    fixed = repair(img, code, bad, radius=0.3)
+    fixed = repair(img, code, bad, radius=0.5)
     assert not misread(fixed, code).any()
     changed = (fixed != img).any(1)[0]
     assert changed.any() and not changed[: i * px].any() and not changed[(i + 1) * px:].any()

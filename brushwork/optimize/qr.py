@@ -41,8 +41,8 @@ BASE_STYLE = 100.0
 BASE_CONTENT = 5.0
 BASE_CODE = 1e8
 BASE_TV = 1e-3
-DARK_GAIN = 0.15      # a fixed dark module: colour × 0.15 (luminance at most 0.15)
-LIGHT_GAIN = 0.2      # a fixed light module: 1 − 0.2 (1 − colour) (luminance at least 0.8)
+DARK_GAIN = 0.08      # a fixed dark module: colour × 0.08 (luminance at most 0.08)
+LIGHT_GAIN = 0.1      # a fixed light module: 1 − 0.1 (1 − colour) (luminance at least 0.9)
 MODULE_PX = 8         # the default size gives every module at least this many pixels
 MIN_SIZE = 512
 
@@ -108,11 +108,18 @@ def pattern_canvas(code: Code) -> ImageCanvas:
     return ImageCanvas(render)
 
 
-def code_loss(code: Code, weight: float = 1.0, sigma: float = SAMPLE_SIGMA) -> ModuleCodeLoss:
-    """The module loss of `code`'s free (data) modules."""
+# A reader that averages whole modules thresholds the averages between the code's dark and light
+# ones, so their means need only be on the right side of the middle, with a margin.
+AREA_LEVELS = dict(dark_below=0.42, light_above=0.58, dark_target=0.32, light_target=0.68)
+
+
+def code_loss(code: Code, weight: float = 1.0, sigma: float | None = SAMPLE_SIGMA) -> ModuleCodeLoss:
+    """The module loss of `code`'s free (data) modules, seen through a centre spot of σ `sigma`
+    module widths, or (None) through the module's mean."""
     dark, fd, fl = _masks(code)
     judged = ~(fd | fl)
-    return ModuleCodeLoss(torch.from_numpy(dark), torch.from_numpy(judged), weight, sigma)
+    return ModuleCodeLoss(torch.from_numpy(dark), torch.from_numpy(judged), weight, sigma,
+                          **(AREA_LEVELS if sigma is None else {}))
 
 
 # --- verification and repair ---------------------------------------------------------------------
@@ -128,11 +135,12 @@ def _round_radius(k: int) -> float:
 
 
 def misread(image: torch.Tensor, code: Code, sigma: float = SAMPLE_SIGMA) -> torch.Tensor:
-    """(side, side) bool: the free modules a reader sampling with a window of `sigma` (module
-    widths) reads wrong or too close to the middle (ModuleCodeLoss's thresholds)."""
-    loss = code_loss(code, sigma=sigma)
+    """(side, side) bool: the free modules that a reader sampling a centre spot of σ `sigma`
+    (module widths) or one averaging the module reads wrong or too close to the middle
+    (ModuleCodeLoss's thresholds)."""
     with torch.no_grad():
-        return loss.wrong(loss.samples(image.float()))[0]
+        return torch.stack([loss.wrong(loss.samples(image.float()))[0]
+                            for loss in (code_loss(code, sigma=sigma), code_loss(code, sigma=None))]).any(0)
 
 
 def repair(image: torch.Tensor, code: Code, modules: torch.Tensor, radius: float = 0.3) -> torch.Tensor:
@@ -255,6 +263,7 @@ def qr(payload: str | None = None, style: ImageSource | None = None, *,
             c = ex.targets(resize(look, hw))[CONTENT_LAYER]
             losses["content"] = ContentLoss(CONTENT_LAYER, c, BASE_CONTENT * content_weight)
         losses["code"] = code_loss(the_code, BASE_CODE * code_weight)
+        losses["code:area"] = code_loss(the_code, BASE_CODE * code_weight, sigma=None)
         losses["tv"] = TVLoss(BASE_TV)
         return losses
 
