@@ -48,6 +48,13 @@ def payload(version: int, level: str) -> str:
     return text
 
 
+def square(img: torch.Tensor) -> torch.Tensor:
+    """The centred square crop (what brushwork.qr paints when no content is given)."""
+    h, w = img.shape[-2:]
+    s = min(h, w)
+    return img[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+
+
 def blend_like(painting: torch.Tensor, plain: torch.Tensor, target: float) -> torch.Tensor:
     """(1 - a) painting + a plain with mean |blend - painting| = target."""
     lo, hi = 0.0, 1.0
@@ -58,13 +65,28 @@ def blend_like(painting: torch.Tensor, plain: torch.Tensor, target: float) -> to
     return painting * (1 - a) + plain * a
 
 
+def sheet(out: Path, rows: list[dict], style: Path, side: int = 256) -> None:
+    """One row per code: the painting, the plain code, the blend, the stylized code."""
+    pics = []
+    for r in rows:
+        name = f"v{r['version']}-{r['level']}"
+        row = [resize(square(load_image(style)), (side, side))] + [
+            resize(load_image(out / f"{name}-{kind}.png"), (side, side)) for kind in ("plain", "blend", "stylized")]
+        pics.append(torch.cat(row, dim=3))
+    save_image(torch.cat(pics, dim=2), out / "sheet.png")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--style", default="starry_night.jpg", help="a painting in $BRUSHWORK_DATA/samples/style")
     ap.add_argument("--versions", default="2,5,10")
     ap.add_argument("--levels", default="M,H")
     ap.add_argument("--steps", type=int, default=None, help="optimisation steps (default: brushwork.qr's)")
+    ap.add_argument("--module-px", type=int, default=None, help="px a module (default: brushwork.qr's size)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     data = Path(os.environ.get("BRUSHWORK_DATA", REPO.parent / "shared" / "data"))
     style = data / "samples" / "style" / args.style
     out = REPO / "bench" / "results" / time.strftime("qr-%Y%m%d-%H%M%S")
@@ -74,12 +96,14 @@ def main() -> None:
         for level in args.levels.split(","):
             text = payload(v, level)
             kw = {} if args.steps is None else {"steps": args.steps}
+            if args.module_px:
+                kw["size"] = args.module_px * make_code(text, v, level).side
             t0 = time.perf_counter()
             made = brushwork.qr(text, style, ec=level, version=v, seed=0, **kw)
             seconds = time.perf_counter() - t0
             side = made.image.shape[-1]
             plain = made.code.plain(side)
-            painting = resize(load_image(style)[..., :, :], (side, side))
+            painting = resize(square(load_image(style)), (side, side))
             strength = float((made.image - painting).abs().mean())
             blend = blend_like(painting, plain, strength)
             name = f"v{v}-{level}"
@@ -101,6 +125,7 @@ def main() -> None:
     lines += [f"| {r['version']}-{r['level']} | {r['side']} | {r['plain']:.0%} | **{r['stylized']:.0%}** | "
               f"{r['blend']:.0%} | {r['repairs']} | {r['seconds']:.0f} |" for r in rows]
     (out / "table.md").write_text("\n".join(lines) + "\n")
+    sheet(out, rows, style)
     print("\n".join(lines))
     print(f"results in {out}")
 

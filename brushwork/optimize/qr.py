@@ -29,7 +29,7 @@ from ..image import ImageSource, fit, load_image, resize, save_image
 from ..losses import ContentLoss, GramLoss, ModuleCodeLoss, TVLoss, gram
 from ..metrics import QRRobustness, qr_robustness
 from ..progress import Callback, Progress
-from ..qrcode import SAMPLE_SIGMA, Code, make_code, module_index, read_code, sample_modules
+from ..qrcode import SAMPLE_SIGMA, Code, make_code, module_index, read_code
 from ..weights import non_negative
 from .canvas import ImageCanvas
 from .engine import Schedule, optimize
@@ -43,6 +43,7 @@ BASE_CODE = 1e8
 BASE_TV = 1e-3
 DARK_GAIN = 0.08      # a fixed dark module: colour × 0.08 (luminance at most 0.08)
 LIGHT_GAIN = 0.1      # a fixed light module: 1 − 0.1 (1 − colour) (luminance at least 0.9)
+REPAIR_LEVELS = (0.2, 0.8)   # a repaired spot's luminance: at most 0.2 (dark) or at least 0.8 (light)
 MODULE_PX = 8         # the default size gives every module at least this many pixels
 MIN_SIZE = 512
 
@@ -143,10 +144,21 @@ def misread(image: torch.Tensor, code: Code, sigma: float = SAMPLE_SIGMA) -> tor
                             for loss in (code_loss(code, sigma=sigma), code_loss(code, sigma=None))]).any(0)
 
 
+def toward(x: torch.Tensor, dark: torch.Tensor, dark_level: float, light_level: float) -> torch.Tensor:
+    """Each pixel darkened (where `dark`) to luminance at most `dark_level`, or lightened to at
+    least `light_level`, by as little as that takes and keeping its hue: a dark pixel is scaled
+    towards black, a light one towards white."""
+    from ..image import luminance
+    y = luminance(x).clamp(1e-4, 1 - 1e-4)
+    down = x * (dark_level / y).clamp(max=1)
+    up = 1 - (1 - x) * ((1 - light_level) / (1 - y)).clamp(max=1)
+    return torch.where(dark, down, up)
+
+
 def repair(image: torch.Tensor, code: Code, modules: torch.Tensor, radius: float = 0.3) -> torch.Tensor:
     """Push the centre spots (radius in module widths, clipped to the module) of `modules`
-    (side, side bool) to their module's luminance: dark ones darkened, light ones lightened,
-    with the painting's hue kept. Other pixels are unchanged."""
+    (side, side bool) to their module's luminance (`REPAIR_LEVELS`, past the code loss's
+    thresholds), with the painting's hue kept. Other pixels are unchanged."""
     h, w = image.shape[-2:]
     side = code.side
     dark, _, _ = _masks(code)
@@ -158,8 +170,7 @@ def repair(image: torch.Tensor, code: Code, modules: torch.Tensor, radius: float
     chosen = _pixels(modules.cpu().numpy(), (h, w))[0, 0] * spot
     is_dark = _pixels(dark, (h, w))[0, 0]
     x = image.float()
-    pushed = torch.where(is_dark.bool(), darken(x), lighten(x))
-    return x + chosen * (pushed - x)
+    return x + chosen * (toward(x, is_dark.bool(), *REPAIR_LEVELS) - x)
 
 
 def _verify(image: torch.Tensor, code: Code, reference: set, repairs: int,
@@ -179,8 +190,9 @@ def _verify(image: torch.Tensor, code: Code, reference: set, repairs: int,
         if not bad.any():                       # every module reads right to the simulated reader
             bad = misread(image, code, _round_sigma(k + 2))
         image = repair(image, code, bad, _round_radius(k))
-    if not rob.decodes:                         # the last resort: every free module's centre repainted
-        image = repair(image, code, torch.from_numpy(~(_masks(code)[1] | _masks(code)[2])), 0.5)
+    if not rob.decodes:                         # the last resort: every free module repainted whole
+        _, fd, fl = _masks(code)
+        image = repair(image, code, torch.from_numpy(~(fd | fl)), 0.75)
         rob = qr_robustness(image, code.payload)
         if not rob.decodes:
             raise BrushworkError("the stylized code does not decode even after repair; "
@@ -210,7 +222,7 @@ def qr(payload: str | None = None, style: ImageSource | None = None, *,
        ec: str | None = None,
        quiet: int = 2,
        size: int | None = None,
-       steps: int = 100,
+       steps: int = 50,
        style_weight: float = 1.0,
        content_weight: float = 1.0,
        code_weight: float = 1.0,
