@@ -37,7 +37,7 @@ def run_qr(a: argparse.Namespace) -> int:
             return stop_asked()
         try:
             made = brushwork.qr(a.payload, a.style, code=a.code, content=a.content, version=a.version, ec=a.ec,
-                                quiet=a.quiet_zone, size=a.size, steps=a.steps, style_weight=a.style_weight,
+                                quiet_zone=a.quiet_zone, size=a.size, steps=a.steps, style_weight=a.style_weight,
                                 content_weight=a.content_weight, code_weight=a.code_weight, repairs=a.repairs,
                                 seed=a.seed, device=a.device, dtype=a.dtype, callback=callback)
         finally:
@@ -77,8 +77,8 @@ def register(sub: Any) -> None:
                    help="QR version 1-40 (default: the smallest that holds the payload)")
     c.add_argument("--ec", type=str.upper, choices=("L", "M", "Q", "H"), default=d(api, "ec"),
                    help="error-correction level (default M; with --code the code's own)")
-    c.add_argument("--quiet-zone", type=args.positive_int, default=d(api, "quiet"), metavar="MODULES",
-                   help=f"light border in modules (default {d(api, 'quiet')})")
+    c.add_argument("--quiet-zone", type=args.positive_int, default=d(api, "quiet_zone"), metavar="MODULES",
+                   help=f"light border in modules (default {d(api, 'quiet_zone')})")
     k = p.add_argument_group("look")
     k.add_argument("--size", type=args.positive_int, default=d(api, "size"), metavar="PX",
                    help="side of the output in px (default: at least 512 and 8 px a module)")

@@ -220,7 +220,7 @@ def qr(payload: str | None = None, style: ImageSource | None = None, *,
        content: ImageSource | None = None,
        version: int | None = None,
        ec: str | None = None,
-       quiet: int = 2,
+       quiet_zone: int = 2,
        size: int | None = None,
        steps: int = 50,
        style_weight: float = 1.0,
@@ -239,10 +239,11 @@ def qr(payload: str | None = None, style: ImageSource | None = None, *,
     `code` restyles an existing code picture instead (decoded, then regenerated at its version
     and level unless `version` / `ec` are given). `content` is the picture the code should look
     like (default: the painting itself, centre-cropped). `version` 1-40 (None: the smallest that
-    holds the payload), `ec` L/M/Q/H (None: M, or the level of the `code` read), `quiet` the light border in modules. `size` is the output's
-    side in px (None: at least 512 and at least 8 px a module). `code_weight` balances
-    readability against the painting; `repairs` bounds the verify-and-repair rounds. Returns a
-    `StyledCode` (`.image`, `.robustness`, `.save(path)`); raises if it cannot make one that decodes.
+    holds the payload), `ec` L/M/Q/H (None: M, or the level of the `code` read), `quiet_zone`
+    the light border in modules. `size` is the output's side in px (None: at least 512 and at
+    least 8 px a module). `code_weight` balances readability against the painting; `repairs`
+    bounds the verify-and-repair rounds. Returns a `StyledCode` (`.image`, `.robustness`,
+    `.save(path)`); raises if it cannot make one that decodes.
     """
     settings = RunSettings(optimizer, lr, tol, seed, "max", device, dtype)
     for value, what in ((style_weight, "style weight"), (content_weight, "content weight"),
@@ -257,8 +258,8 @@ def qr(payload: str | None = None, style: ImageSource | None = None, *,
                          if code is not None else "the QR payload is empty; give the text or link to encode")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 64 <= size <= 8192):
         raise InputError(f"size {size!r} must be 64 to 8192 px")
-    the_code = (make_code(payload, version, ec or "M", quiet) if code is None
-                else read_code(code, version, ec, quiet))
+    the_code = (make_code(payload, version, ec or "M", quiet_zone) if code is None
+                else read_code(code, version, ec, quiet_zone))
     painting = _check_image(load_image(style), "style")
     look = _square(_check_image(load_image(content), "content") if content is not None else painting)
     side = size or max(MIN_SIZE, MODULE_PX * the_code.side)
