@@ -5,12 +5,13 @@
     brushwork.save_image(out, "out.png")
     out = brushwork.apply("photo.jpg", preset=7)   # feed-forward: one pass, full resolution
     out = brushwork.photo("day.jpg", "dusk.jpg")     # the look of one photo on another, still a photo
+    brushwork.qr("https://example.org", "wave.jpg").save("qr.png")   # a painted QR code that scans
 """
 __version__ = "0.1.0"
 
 from .errors import BrushworkError, InputError, MissingWeightsError  # noqa: E402
 from .image import load_image, save_image  # noqa: E402
-from .optimize import mrf, reconstruct, stylize, texture  # noqa: E402
+from .optimize import mrf, qr, reconstruct, stylize, texture  # noqa: E402
 from .photoreal import photo  # noqa: E402
 from .progress import Progress  # noqa: E402
 from .feedforward import apply, presets  # noqa: E402
@@ -21,5 +22,5 @@ from .video import stylize_video  # noqa: E402
 from .audio import stylize_audio  # noqa: E402
 
 __all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "apply", "export_onnx",
-           "load_image", "load_model", "mrf", "photo", "presets", "reconstruct", "save_image", "save_model", "stylize",
+           "load_image", "load_model", "mrf", "photo", "presets", "qr", "reconstruct", "save_image", "save_model", "stylize",
            "stylize_audio", "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]

@@ -328,21 +328,30 @@ def check_writable_file(path: str | os.PathLike) -> Path:
 
 
 def save_image(img: torch.Tensor, path: str | os.PathLike, alpha: torch.Tensor | None = None,
-               bits: int = 8) -> Path:
-    """Save atomically (temp file + rename). `bits=16` writes a 16-bit PNG."""
+               bits: int = 8, text: dict[str, str] | None = None) -> Path:
+    """Save atomically (temp file + rename). `bits=16` writes a 16-bit PNG; `text` is stored as
+    PNG text chunks (8-bit PNG only)."""
     p = check_output_path(path)
     fmt = SAVE_FORMATS[p.suffix.lower()]
     if bits not in (8, 16):
         raise InputError(f"bits must be 8 or 16, not {bits}")
     if bits == 16 and (fmt != "PNG" or alpha is not None):
         raise InputError("16-bit output needs a .png file without alpha")
+    if text and (fmt != "PNG" or bits != 8):
+        raise InputError(f"{p}: text metadata needs an 8-bit .png file")
     pil = None if bits == 16 else to_pil(img, None if fmt == "JPEG" else alpha)  # JPEG: keep the composite
     # The temp file sits beside the target, so the rename is atomic; open() applies the umask.
     with atomic_path(p) as tmp, open(tmp, "xb") as f:
         if pil is None:
             f.write(_png16(img.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()))
         else:
-            pil.save(f, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+            extra: dict = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+            if text:
+                from PIL.PngImagePlugin import PngInfo
+                extra["pnginfo"] = info = PngInfo()
+                for k, v in text.items():
+                    info.add_itxt(k, v)
+            pil.save(f, fmt, **extra)
     return p
 
 

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features.stats import gram
+from .image import luminance
+from .qrcode import SAMPLE_SIGMA, sample_modules
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -172,3 +174,44 @@ class TemporalLoss(nn.Module):
         if self.mask is not None:
             d = d * resize_mask(self.mask, size)
         return self.weight * d.mean()
+
+
+class ModuleCodeLoss(nn.Module):
+    """The code loss of a stylized QR code (the module error of Su et al.'s ArtCoder, 2021).
+
+    Each module is judged where a reader samples it: the Gaussian-weighted mean luminance at its
+    centre (`qrcode.sample_modules`; `sigma=None`: the mean over the whole module, as a reader
+    that averages modules sees it). Only the modules read wrong take part (the competition
+    mechanism: the style is free wherever the code already reads right): a dark module whose
+    sample is above `dark_below`, a light one whose sample is below `light_above`. Each is pulled
+    to `dark_target` / `light_target`, past its threshold, so a small change does not undo it.
+    `dark` (side, side) says which modules are dark, quiet zone included; `judged` which modules
+    the loss looks at (fixed patterns are drawn exactly by the canvas and left out). The loss is
+    `weight` × the sum of squared errors of the wrong modules / the number of judged modules.
+    """
+
+    taps: tuple[str, ...] = ()
+
+    def __init__(self, dark: torch.Tensor, judged: torch.Tensor, weight: float = 1.0,
+                 sigma: float | None = SAMPLE_SIGMA, dark_below: float = 80 / 255, light_above: float = 180 / 255,
+                 dark_target: float = 50 / 255, light_target: float = 200 / 255):
+        super().__init__()
+        self.weight, self.sigma = weight, sigma
+        self.dark_below, self.light_above = dark_below, light_above
+        self.register_buffer("dark", dark.bool())
+        self.register_buffer("judged", judged.bool())
+        self.register_buffer("target", torch.where(dark.bool(), dark_target, light_target).float())
+
+    def samples(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, side, side): the luminance a reader sees at each module's centre."""
+        return sample_modules(luminance(image), self.dark.shape[-1], self.sigma)
+
+    def wrong(self, samples: torch.Tensor) -> torch.Tensor:
+        """The judged modules read wrong (N, side, side), bool."""
+        bad = torch.where(self.dark, samples >= self.dark_below, samples <= self.light_above)
+        return bad & self.judged
+
+    def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        s = self.samples(image)
+        active = self.wrong(s.detach()).float()
+        return self.weight * ((s - self.target) ** 2 * active).sum() / self.judged.sum().clamp_min(1)

@@ -9,6 +9,9 @@ in fp32 so results are deterministic and comparable across devices.
 - `sliced_wasserstein`: distance between the distributions of VGG feature vectors, relative to
   the style's feature magnitude (0 = same distribution).
 
+- `qr_robustness`: for a QR code, the share of a battery of perturbations (scale 0.25-1x, blur,
+  JPEG q50-90, small perspective, brightness +-30 %) under which two independent decoders
+  (zxing-cpp, OpenCV) still read its payload (1 = every reading right).
 - `temporal_error`: for videos, the warping error of Lai et al. 2018: output frame t against
   output t-1 warped along the flow of the INPUT frames, mean squared RGB difference (0-1 units)
   where Ruder et al.'s consistency check trusts the flow (0 = perfectly steady).
@@ -19,6 +22,7 @@ over sampled frames and adds `temporal_error`; `format_table` prints them.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral
 import numpy as np
@@ -369,3 +373,106 @@ def format_table(results: dict[str, float]) -> str:
     lines = [f"{k:<{wk}}  {v:>{wv}}  {m}".rstrip() for k, v, m in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
     return "\n".join(lines)
+
+
+# --- QR codes ---------------------------------------------------------------------------------
+
+def _scaled(f: float):
+    def scale(img):
+        from PIL import Image
+        w, h = img.size
+        return img.resize((max(8, round(w * f)), max(8, round(h * f))), Image.BOX)
+    return scale
+
+
+def _blurred(px_at_512: float):
+    def blur(img):
+        from PIL import ImageFilter
+        return img.filter(ImageFilter.GaussianBlur(px_at_512 * max(img.size) / 512))
+    return blur
+
+
+def _jpeg(quality: int):
+    def jpeg(img):
+        import io
+
+        from PIL import Image
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality)
+        buf.seek(0)
+        return Image.open(buf).convert("RGB")
+    return jpeg
+
+
+def _perspective(edge: str, amount: float = 0.06):
+    """A small tilt: one edge of the picture shortened by `amount` of the side at each end."""
+    def tilt(img):
+        import cv2
+        from PIL import Image
+        w, h = img.size
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        d = amount * max(w, h)
+        dst = src.copy()
+        if edge == "top":
+            dst[0, 0] += d
+            dst[1, 0] -= d
+        else:
+            dst[0, 1] += d
+            dst[3, 1] -= d
+        pad = round(d)
+        m = cv2.getPerspectiveTransform(src, dst + pad)
+        out = cv2.warpPerspective(np.asarray(img), m, (w + 2 * pad, h + 2 * pad), flags=cv2.INTER_LINEAR,
+                                  borderValue=(255, 255, 255))
+        return Image.fromarray(out)
+    return tilt
+
+
+def _brightness(f: float):
+    def bright(img):
+        from PIL import Image
+        return Image.fromarray(np.clip(np.asarray(img).astype(np.float32) * f, 0, 255).astype(np.uint8))
+    return bright
+
+
+# The battery a stylized QR code must survive: (name, perturbation of an RGB PIL image).
+QR_BATTERY = (
+    ("clean", lambda img: img),
+    ("scale 0.75", _scaled(0.75)), ("scale 0.5", _scaled(0.5)), ("scale 0.25", _scaled(0.25)),
+    ("blur 1 px", _blurred(1.0)), ("blur 2 px", _blurred(2.0)),
+    ("jpeg q90", _jpeg(90)), ("jpeg q70", _jpeg(70)), ("jpeg q50", _jpeg(50)),
+    ("perspective top", _perspective("top")), ("perspective left", _perspective("left")),
+    ("brightness -30%", _brightness(0.7)), ("brightness +30%", _brightness(1.3)),
+)
+
+
+@dataclass(frozen=True)
+class QRRobustness:
+    """`cases[name][decoder]`: whether that decoder read the payload after that perturbation."""
+
+    cases: dict[str, dict[str, bool]]
+
+    @property
+    def pass_rate(self) -> float:
+        results = [ok for by in self.cases.values() for ok in by.values()]
+        return sum(results) / len(results)
+
+    @property
+    def decodes(self) -> bool:
+        """Both decoders read the unperturbed picture."""
+        return all(self.cases["clean"].values())
+
+    def passed(self) -> set[tuple[str, str]]:
+        return {(c, d) for c, by in self.cases.items() for d, ok in by.items() if ok}
+
+
+def qr_robustness(image: ImageSource, payload: str) -> QRRobustness:
+    """Decode a QR code picture with zxing-cpp and OpenCV under every perturbation of `QR_BATTERY`."""
+    from .image import to_pil
+    from .qrcode import DECODERS
+
+    pil = to_pil(load_image(image))
+    cases = {}
+    for name, perturb in QR_BATTERY:
+        grey = np.asarray(perturb(pil).convert("L"))
+        cases[name] = {d: decode(grey) == payload for d, decode in DECODERS.items()}
+    return QRRobustness(cases)

@@ -65,6 +65,9 @@ COMMANDS = [
     (["train", "adain", "-o", "m.bw"], brushwork.train_adain, {}),
     (["video", "a.mp4", "-o", "o.mp4"], brushwork.stylize_video,
      {"flow": "flow_preset", "frames": "max_frames"}),
+    # the payload and the style are given here, so they are not compared with the API's None
+    (["qr", "hello", "--style", "s.png", "-o", "o.png"], brushwork.qr,
+     {"payload": None, "style": None}),
 ]
 
 
@@ -103,7 +106,7 @@ def test_api_default_refuses_a_parameter_without_one():
 
 def test_every_command_family_registers_its_commands():
     assert list(_commands()) == ["stylize", "texture", "reconstruct", "mrf", "evaluate", "train", "export",
-                              "presets", "apply", "photo", "video", "audio", "serve", "worker"]
+                              "presets", "apply", "photo", "video", "audio", "serve", "worker", "qr"]
 
 
 # --- one renderer for steps, tiles, images and frames --------------------------------------------

@@ -4,10 +4,11 @@ from .builds import Build, Loss, combine
 from .canvas import Canvas, ImageCanvas
 from .engine import Schedule, objective, optimize
 from .mrf import mrf
+from .qr import qr
 from .reconstruct import reconstruct
 from .settings import RunSettings
 from .stylize import stylize
 from .texture import texture
 
 __all__ = ["Build", "Canvas", "ImageCanvas", "Loss", "RunSettings", "Schedule", "combine", "mrf", "objective",
-           "optimize", "reconstruct", "stylize", "texture"]
+           "optimize", "qr", "reconstruct", "stylize", "texture"]

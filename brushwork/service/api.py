@@ -2,6 +2,7 @@
 
     POST /api/jobs                  submit a photo job (multipart: photo, style?, fields) -> 202 {id, token, ...}
     POST /api/videos                submit a video job (multipart: video, style?, fields) -> 202, with an estimate
+    POST /api/qr                    submit a stylized QR code (multipart: style, text, ec?, size?) -> 202
     GET  /api/jobs/{id}             status (token: Authorization: Bearer TOKEN, or ?token=)
     GET  /api/jobs/{id}/events      live status as Server-Sent Events (poll the status as a fallback)
     GET  /api/jobs/{id}/preview     the picture as it is painted (small PNG)
@@ -199,6 +200,18 @@ def submit_video(request: Request,
     fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
                   webhook=webhook)
     return _submitted(*submit(request, kinds.select("video"), fields, {"video": video, "style": style}))
+
+
+@router.post("/qr", status_code=202, responses=ERRORS, summary="Submit a stylized QR code")
+def submit_qr(request: Request,
+              style: UploadFile = File(..., description="the painting whose style the code takes"),
+              text: str = Form(..., description="the text or link to encode"),
+              ec: str | None = Form(None, description="error-correction level L, M, Q or H (default M)"),
+              size: str | None = Form(None, description="side of the square output in px (default 512)"),
+              email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+              webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    fields = dict(text=text, ec=ec, size=size, email=email, webhook=webhook)
+    return _submitted(*submit(request, kinds.select("qr"), fields, {"style": style}))
 
 
 @router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status")

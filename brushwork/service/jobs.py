@@ -87,6 +87,8 @@ class JobRequest:
     email: str | None = None
     webhook: str | None = None
     has_style: bool = False
+    text: str | None = None       # a QR code's payload
+    ec: str | None = None         # its error-correction level
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("email", "webhook")}
@@ -133,9 +135,15 @@ def parse_request(row: JobKind, fields: dict[str, Any], uploaded: set[str], cfg:
     webhook = text("webhook")
     if webhook is not None:
         check_webhook_url(webhook, cfg.webhook_allow_private, resolve=False)
+    payload, ec = (fields.get("text") if "text" in row.fields else None), text("ec")
+    if "text" in row.fields:
+        from ..qrcode import make_code
+        if not isinstance(payload, str) or not payload:
+            raise InputError("the QR payload (text) is empty; give the text or link to encode")
+        ec = make_code(payload, None, ec or "M").ec      # InputError: unknown level, payload too long
     return JobRequest(kind=row.kind, quality=row.quality, preset=preset, strength=strength,
                       keep_colors=keep in ("1", "true", "on", "yes"), size=size, email=email, webhook=webhook,
-                      has_style=has_style)
+                      has_style=has_style, text=payload, ec=ec)
 
 
 def _number(text: str | None, name: str, default: float, integer: bool = False) -> float:
@@ -342,7 +350,7 @@ def _done(svc: Service, job: Job, row: JobKind, run: Run, made: Made) -> bool:
                                   stored_bytes=svc.storage.job_bytes(job.id), step=max(job.step, 1))
     if made.preview is not None:
         values.update(preview=preview_png(made.preview), preview_version=Job.preview_version + 1)
-    return svc.db.finish(job.id, "done", "done", where={"run_id": run.run_id, "state": "running"}, **values)
+    return svc.db.finish(job.id, "done", made.message[:200], where={"run_id": run.run_id, "state": "running"}, **values)
 
 
 def delete_job(svc: Service, job_id: str) -> None:

@@ -55,6 +55,8 @@ class JobKind:
 PHOTO = Upload("photo", "content", "photo", check_image, lambda c: c.max_upload_bytes)
 STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes, required=False)
 CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes)
+# A job with no photo: the painting is its main upload (its size plans nothing: a QR code is square).
+PAINTING = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
 
 
@@ -84,6 +86,11 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: _even(fit_side(w, h, size, c.max_video_side, c.max_output_pixels)),
             estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),
             producer=producers.paint_video, result="result.mp4", media_type="video/mp4"),
+    JobKind("qr", "qr", "best", "slow", (PAINTING,), ("text", "ec", "size", "email", "webhook"),
+            max_side=lambda c: c.max_best_side,
+            plan=lambda w, h, size, c: (min(size or 512, c.max_best_side),) * 2,
+            estimate=lambda w, h, frames, c: 20.0 + 2 * c.best_steps * 7.5 * w * h / 1e6,
+            producer=producers.paint_qr, result="result.png", media_type="image/png", publishable=True),
 )
 
 

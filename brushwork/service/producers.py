@@ -46,6 +46,7 @@ class Made:
     width: int
     height: int
     preview: Any = None          # a (1, 3, H, W) image for the job's preview, or None
+    message: str = "done"        # the finished job's message
 
 
 Producer = Callable[[Work], Made]
@@ -121,3 +122,24 @@ def paint_video(work: Work) -> Made:
         raise Stopped()
     info = probe(work.result)
     return Made(info.width, info.height)
+
+
+def paint_qr(work: Work) -> Made:
+    """A QR code of the job's text in the style of the uploaded painting, verified to scan; the
+    finished job's message says how robust it is."""
+    import brushwork
+    p, run, cfg = work.params, work.run, work.cfg
+
+    def describe(pr) -> str:
+        if pr.phase == "verify":
+            return f"reading the code under perturbations (round {pr.step} of at most {pr.total})"
+        return f"painting the code: step {pr.step} of {pr.total}"
+    run.report(0, cfg.best_steps, "loading the network", force=True)
+    made = brushwork.qr(p["text"], work.inputs["style"], ec=p.get("ec") or "M", size=max(work.output),
+                        steps=cfg.best_steps, device=cfg.device, callback=run.callback(describe))
+    _stop_if(work)
+    made.save(work.result)
+    r = made.robustness
+    return Made(int(made.image.shape[-1]), int(made.image.shape[-2]), made.image,
+                f"done: version {made.code.version}-{made.code.ec}, read right in {r.pass_rate:.0%} of "
+                f"{sum(len(v) for v in r.cases.values())} perturbed readings")
