@@ -52,6 +52,8 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
                   description="Neural style transfer as a service: submit a photo, follow its progress, "
                               "download the painting. Job URLs need the job's token "
                               "(`Authorization: Bearer TOKEN` or `?token=`).")
+    base_openapi = app.openapi
+    app.openapi = lambda: app.openapi_schema or api.document_limits(base_openapi(), cfg)   # type: ignore[method-assign]
     app.state.service = svc
     app.state.limiter = RateLimiter()
     app.state.streams = StreamSlots(cfg.max_streams_per_client, cfg.max_streams)

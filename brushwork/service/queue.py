@@ -104,6 +104,14 @@ def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = 
     return app
 
 
+def prepare_broker(app) -> None:
+    """Create the built-in broker's tables (connecting makes them): nodes started together would
+    each try, and all but one lose their connection once, with a warning."""
+    if app.conf.broker_url.startswith("sqla+"):
+        with app.connection_for_write() as conn:
+            conn.default_channel.session
+
+
 def worker_argv(queues: list[str], concurrency: int, pool: str = "prefork", loglevel: str = "INFO") -> list[str]:
     name = "+".join(queues)
     quiet = ["--quiet"] if loglevel.upper() in ("WARNING", "ERROR") else []   # no banner

@@ -1,5 +1,5 @@
 """The sweeper (a thread in the web server): re-queues jobs whose worker died (its lease ran out,
-or, on this machine, its process is gone), sends jobs whose message never went out, fails jobs
+or its holder is known to be gone: its process on this machine, its node's heartbeat), sends jobs whose message never went out, fails jobs
 that killed their worker `max_attempts` times, sends outbox notifications again whose message
 was lost, deletes expired files and the built-in broker's delivered messages."""
 from __future__ import annotations
@@ -8,11 +8,11 @@ import logging
 import threading
 import time
 
-from . import holders
 from .jobs import Service, notify_later, send_notification
 
 log = logging.getLogger("brushwork.service")
 DELIVERED_KEEP_S = 3600.0  # delivered broker messages older than this are deleted
+NODE_KEEP_S = 86400.0      # the heartbeat rows of nodes silent this long are deleted
 
 
 class Sweeper:
@@ -44,7 +44,7 @@ def sweep(svc: Service) -> dict[str, int]:
     counts = {"requeued": 0, "dispatched": 0, "failed": 0, "expired": 0}
     stale = svc.db.stale(time.time(), unsent_after_s=svc.cfg.unsent_after_s)
     seen = {j.id for j in stale}
-    stale += [j for j in svc.db.running() if j.id not in seen and holders.is_dead(j.worker)]  # gone: at once
+    stale += [j for j in svc.db.running() if j.id not in seen and svc.holder_gone(j.worker, j.started_at)]
     for job in stale:
         if job.state == "running":
             held = {"run_id": job.run_id, "state": "running"}
@@ -69,6 +69,7 @@ def sweep(svc: Service) -> dict[str, int]:
     counts["notified"] = resend_notifications(svc)
     counts["expired"] = expire(svc)
     counts["pruned"] = prune_broker(svc)
+    svc.db.drop_silent_nodes(time.time() - NODE_KEEP_S)
     svc.storage.clean_tmp()
     return counts
 
@@ -79,7 +80,7 @@ def resend_notifications(svc: Service) -> int:
     node delivering them died."""
     now, n = time.time(), 0
     for note in svc.db.due_notifications(now - svc.cfg.unsent_after_s):
-        if note.lease_until is None or note.lease_until < now or holders.is_dead(note.holder):
+        if note.lease_until is None or note.lease_until < now or svc.holder_gone(note.holder):
             if note.lease_until is not None and note.lease_until >= now:
                 svc.db.settle_notification(note.id, f"interrupted: {note.holder} is gone", "pending")
             send_notification(svc, note.id)
