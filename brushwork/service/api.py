@@ -189,7 +189,7 @@ def document_limits(doc: dict[str, Any], cfg: Any) -> dict[str, Any]:
     for path, kind in SUBMISSIONS.items():
         body = doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
         props = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]
-        props["size"]["maximum"] = max(row.max_side(cfg) for row in kinds.KINDS if row.kind == kind)
+        props["size"]["maximum"] = max(row.max_side(cfg) for row in kinds.family(kind))
     return doc
 
 
