@@ -352,12 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     drain = [x[1] * 1000 for x in load.status_lat if x[2] == 200 and x[0] >= t_submitted]
     sub_ms = [x * 1000 for x in load.submit_lat]
     full = [x[1] * 1000 for x in load.status_lat if x[2] == 200 and a.streams and load.open_at(x[0]) >= a.streams]
-    opened = [n for _, n in load.open_samples if _ >= t0 and _ <= t_end]
+    opened = [n for t, n in load.open_samples if t0 <= t <= t_end]
 
     res = {
         "date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
         "server_command": " ".join(cmd[1:]), "env": {"BRUSHWORK_RATE_SUBMIT": env["BRUSHWORK_RATE_SUBMIT"],
-                                                     "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"], **extra},
+                                                     "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"],
+                                                     **({"BRUSHWORK_TRUST_FORWARDED": "1"} if a.streams else {}),
+                                                     **extra},
         "photo": photo_desc, "preset": a.preset, "jobs": a.jobs, "clients": a.clients, "pollers": a.pollers,
         "poll_interval_s": a.poll_interval, "cpus": os.cpu_count(),
         "loadavg_before": load1_before, "loadavg_during_max": max(load_samples), "loadavg_after": os.getloadavg(),
