@@ -8,8 +8,9 @@ with `git archive`), broker (the built-in SQLite queue, Redis), layout and kind 
    `python -m brushwork worker --queues slow --concurrency 1 -q`;
 2. submit one long image-iteration job (quality best, 64 px, BRUSHWORK_BEST_STEPS=100000) and
    wait until A paints it (step >= 1);
-3. start node B, give it `--settle` seconds to connect, then SIGKILL A's pool process (`pool`),
-   or A's whole process group, the node and its pool (`node`);
+3. start node B and wait until it has run a quick job (strength 0: the photo as it is; A, busy,
+   takes no other message), then SIGKILL A's pool process (`pool`), or A's whole process group,
+   the node and its pool (`node`);
 4. poll the job database until a second run holds the job (its `started_at`, written by the
    claiming process on this machine, minus the kill time is the recovery time), then cancel it.
 
@@ -130,7 +131,14 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGKILL) -> None:
         proc.wait()
 
 
-def one(code: Path, broker: str | None, layout: str, kill: str, settle: float, log) -> dict:
+def submit(base: str, fields: dict[str, str]) -> dict:
+    r = httpx.post(f"{base}/api/jobs", data=fields, timeout=60, files={
+        "photo": ("p.png", png(96, 64, 1), "image/png"), "style": ("s.png", png(64, 64, 2), "image/png")})
+    r.raise_for_status()
+    return r.json()
+
+
+def one(code: Path, broker: str | None, layout: str, kill: str, log) -> dict:
     """One kill; returns what was measured."""
     tmp = Path(tempfile.mkdtemp(prefix="brushwork-bench-recovery-"))
     data = tmp / "data"
@@ -152,15 +160,14 @@ def one(code: Path, broker: str | None, layout: str, kill: str, settle: float, l
         web = start("serve", "--port", str(port), "--workers", "0", "-q")
         wait(lambda: _up(base), 120, 0.3)
         a = start(*node, machine="bench-a" if layout == "two" else None)
-        r = httpx.post(f"{base}/api/jobs", data={"quality": "best", "size": "64"}, timeout=60,
-                       files={"photo": ("p.png", png(96, 64, 1), "image/png"),
-                              "style": ("s.png", png(64, 64, 2), "image/png")})
-        r.raise_for_status()
-        job = r.json()
+        job = submit(base, {"quality": "best", "size": "64"})
         db = Job(data, job["id"])
         first = wait(lambda: (x := db.row()) and x["state"] == "running" and x["step"] >= 1 and x, 300)
         b = start(*node, machine="bench-b" if layout == "two" else None)
-        time.sleep(settle)          # B connects to the broker (the time it takes is not the service's recovery)
+        # B is up once it has run a quick job (A holds its one message and takes no other), so
+        # B's start is not counted as the service's recovery
+        probe = submit(base, {"quality": "best", "size": "64", "strength": "0"})
+        wait(lambda: (x := Job(data, probe["id"]).row()) and x["state"] == "done", 300)
         pool = children(a.pid)
         t_kill = time.time()
         if kill == "pool":
@@ -206,7 +213,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--brokers", default="builtin,redis")
     ap.add_argument("--layouts", default="same,two")
     ap.add_argument("--kills", default="pool,node")
-    ap.add_argument("--settle", type=float, default=15.0, help="seconds between starting node B and the kill")
     a = ap.parse_args(argv)
     codes = [tuple(c.split("=", 1)) for c in a.code] or [("after", str(REPO))]
     brokers = [b for b in a.brokers.split(",") if b]
@@ -227,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                                 else None
                             t = time.time()
                             try:
-                                r = one(Path(code).resolve(), url, layout, kill, a.settle, log)
+                                r = one(Path(code).resolve(), url, layout, kill, log)
                             except Exception as e:   # recorded, and the next run goes on
                                 r = {"error": repr(e)}
                         r.update(code=label, broker=broker, layout=layout, kill=kill, loadavg=os.getloadavg()[0],

@@ -264,3 +264,30 @@ def test_a_node_writes_its_heartbeat(tmp_path, monkeypatch):
         beat.stop()
     assert db.node(beat.id) is None and holders.NODE_ENV not in os.environ
     db.close()
+
+
+def test_the_sweeper_recovers_between_full_sweeps(tmp_path):
+    """Full sweeps every hour; a job whose holder is gone is re-queued within a few beats."""
+    from brushwork.service.sweeper import Sweeper
+    app = create_app(config(tmp_path, node_beat_s=0.05), sweeper=False)
+    svc: Service = app.state.service
+    svc.dispatch = lambda job_id, queue: svc.db.update(job_id, dispatched=True)
+    job = submit(TestClient(app)).json()["id"]
+    assert svc.db.claim(job, "dead", _dead_holder(), 600.0, 3)
+    sw = Sweeper(svc, every=3600).start()
+    try:
+        wait_for(lambda: svc.db.get(job).state == "queued", 30)
+    finally:
+        sw.stop()
+    svc.close()
+
+
+def test_a_pool_process_makes_its_runner_as_it_starts(tmp_path):
+    from celery import signals
+
+    from brushwork.service.queue import make_celery
+    made = []
+    app = make_celery(config(tmp_path), runner=lambda broker: made.append(broker) or object())
+    signals.worker_process_init.send(sender=None)
+    signals.worker_process_init.send(sender=None)
+    assert len(made) == 1 and made[0].app is app          # once per process, before any task
