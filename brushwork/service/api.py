@@ -17,7 +17,6 @@ Every error is a 4xx with {"detail": "one line"}; no stack trace ever leaves the
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from ..errors import InputError
-from . import kinds
+from . import kinds, streams
 from .db import Job
 from .jobs import Service, create_job, delete_job, links, parse_request, status
 from .kinds import JobKind
@@ -255,24 +254,28 @@ async def events(request: Request, job_id: str) -> StreamingResponse:
         started = time.monotonic()
         yield "retry: 2000\n\n"
         current = job
-        while True:
-            key = (current.state, current.updated_at, current.preview_version)
-            if key != last:
-                last, last_sent = key, time.monotonic()
-                yield f"event: status\ndata: {json.dumps(status(current, token))}\n\n"
-            if current.finished:
-                yield "event: end\ndata: {}\n\n"
-                return
-            if time.monotonic() - last_sent > 15:
-                last_sent = time.monotonic()
-                yield ": keep-alive\n\n"
-            if time.monotonic() - started > 3600 or await request.is_disconnected():
-                return
-            await asyncio.sleep(0.5)
-            fresh = await run_in_threadpool(svc.db.get, job_id)
-            if fresh is None:
-                return
-            current = fresh
+        watch = streams.watch(request.app.state.watches, svc.db.get_many)   # one query for all streams
+        watch.follow(job_id, job)
+        try:
+            while True:
+                key = (current.state, current.updated_at, current.preview_version)
+                if key != last:
+                    last, last_sent = key, time.monotonic()
+                    yield f"event: status\ndata: {json.dumps(status(current, token))}\n\n"
+                if current.finished:
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                if time.monotonic() - last_sent > 15:
+                    last_sent = time.monotonic()
+                    yield ": keep-alive\n\n"
+                if time.monotonic() - started > 3600 or await request.is_disconnected():
+                    return
+                fresh = await watch.changed(job_id, timeout=1.0)
+                if fresh is None:
+                    return
+                current = fresh
+        finally:
+            watch.unfollow(job_id)
 
     # released when the stream ends, and (should it never start) once the response is over
     return StreamingResponse(stream(), media_type="text/event-stream", background=BackgroundTask(release),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import weakref
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
     app.state.service = svc
     app.state.limiter = RateLimiter()
     app.state.streams = StreamSlots(cfg.max_streams_per_client, cfg.max_streams)
+    app.state.watches = weakref.WeakKeyDictionary()    # event loop -> streams.JobWatch
 
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -185,6 +185,11 @@ class Database:
         with self.Session() as s:
             return s.get(Job, job_id)
 
+    def get_many(self, job_ids: list[str]) -> dict[str, Job]:
+        """The jobs of these ids that exist, by id (one query)."""
+        with self.Session() as s:
+            return {j.id: j for j in s.scalars(select(Job).where(Job.id.in_(job_ids)))}
+
     def update(self, job_id: str, *, where: dict[str, Any] | None = None, **values: Any) -> bool:
         """UPDATE one job (only if the columns in `where` hold those values); True if it matched."""
         stmt = update(Job).where(Job.id == job_id)
