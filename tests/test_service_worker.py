@@ -152,8 +152,9 @@ def _gone(pid: int) -> bool:
 
 
 def _holder(row) -> int:
-    """The pid of the process running a job (the claim records "host pid N")."""
-    return int(row.worker.rsplit(" ", 1)[1])
+    """The pid of the process running a job (the claim records "NAME on MACHINE pid N node ID")."""
+    from brushwork.service.holders import parse
+    return parse(row.worker).pid
 
 
 @pytest.mark.slow
