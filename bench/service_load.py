@@ -27,11 +27,18 @@ worker wrote it (same machine, same clock).
 
     .venv/bin/python bench/service_load.py                 # 100 jobs, 10 clients, 8 pollers: a few minutes on 2 cores
     .venv/bin/python bench/service_load.py --jobs 20 --clients 4
+    .venv/bin/python bench/service_load.py --streams 100   # the same with 100 open event streams
+
+With `--streams N`, N more threads each keep an event stream (GET /api/jobs/{id}/events) open on
+an unfinished job, opening another when it ends, until every job has finished; each sends its own
+X-Forwarded-For and the server trusts one proxy (BRUSHWORK_TRUST_FORWARDED=1), so each is its own
+client under the default caps (4 streams per client, 200 in all per web process).
 Results: bench/results/<timestamp>-service/{results.json,table.md,server.log}.
 """
 from __future__ import annotations
 
 import argparse
+import bisect
 import io
 import itertools
 import json
@@ -100,6 +107,8 @@ class Load:
         self.retries_429 = 0
         self.errors: list[str] = []
         self.states: dict[str, str] = {}
+        self.streams_open = self.streams_refused = self.stream_events = 0
+        self.open_samples: list[tuple[float, int]] = []
         self.submitting_done = threading.Event()
         self.all_done = threading.Event()
 
@@ -132,6 +141,56 @@ class Load:
         except Exception as e:  # recorded; the run reports it
             with self.lock:
                 self.errors.append(f"submitter: {e!r}")
+
+    def streamer(self, k: int) -> None:
+        """Keep one event stream (SSE) open, on an unfinished job, until every job has finished.
+        Each streamer is its own client (X-Forwarded-For, with the server trusting one proxy),
+        as 100 people watching their jobs would be, so the per-client cap does not apply."""
+        headers = {"X-Forwarded-For": f"10.9.{k // 200}.{k % 200 + 1}"}
+        with httpx.Client(base_url=self.base, timeout=httpx.Timeout(60, read=120)) as c:
+            for n in itertools.count():
+                if self.all_done.is_set():
+                    return
+                with self.lock:
+                    open_jobs = [j for j in self.jobs if self.states.get(j["id"]) not in FINISHED]
+                if not open_jobs:
+                    time.sleep(0.05)
+                    continue
+                job = open_jobs[(k * 7 + n) % len(open_jobs)]
+                try:
+                    with c.stream("GET", f"/api/jobs/{job['id']}/events",
+                                  headers={**headers, "Authorization": f"Bearer {job['token']}"}) as r:
+                        if r.status_code != 200:
+                            with self.lock:
+                                self.streams_refused += 1
+                            time.sleep(1.0)
+                            continue
+                        with self.lock:
+                            self.streams_open += 1
+                        try:
+                            for line in r.iter_lines():
+                                if line.startswith("event: "):
+                                    with self.lock:
+                                        self.stream_events += 1
+                                if line.startswith("event: end") or self.all_done.is_set():
+                                    break
+                        finally:
+                            with self.lock:
+                                self.streams_open -= 1
+                except Exception as e:
+                    with self.lock:
+                        self.errors.append(f"streamer: {e!r}")
+
+    def sampler(self) -> None:
+        """Every 0.2 s: how many event streams are open."""
+        while not self.all_done.wait(0.2):
+            with self.lock:
+                self.open_samples.append((time.time(), self.streams_open))
+
+    def open_at(self, t: float) -> int:
+        """Open streams at time `t` (the sample just before it)."""
+        i = bisect.bisect_right(self.open_samples, (t, float("inf"))) - 1
+        return self.open_samples[i][1] if i >= 0 else 0
 
     def poller(self, k: int, interval: float) -> None:
         with httpx.Client(base_url=self.base, timeout=60) as c:
@@ -201,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1200, help="give up after this long (s)")
     ap.add_argument("--env", action="append", default=[], metavar="BRUSHWORK_X=V",
                     help="another service setting for the server (repeatable), e.g. BRUSHWORK_POLL_INTERVAL_S=0.05")
+    ap.add_argument("--streams", type=int, default=0,
+                    help="event streams (SSE) kept open during the run, each from its own client")
     ap.add_argument("--keep", action="store_true", help="keep the service's data directory")
     a = ap.parse_args(argv)
 
@@ -212,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "BRUSHWORK_RATE_SUBMIT": "100000,60", "BRUSHWORK_RATE_REQUESTS": "10000000,60",
            "PYTHONUNBUFFERED": "1"}
+    if a.streams:   # every streamer is its own client, behind one (trusted) proxy: the benchmark
+        env["BRUSHWORK_TRUST_FORWARDED"] = "1"
     extra = dict(kv.split("=", 1) for kv in a.env)
     env.update(extra)
     cmd = [sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data-dir", str(tmp / "data"),
@@ -236,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
             pollers = [threading.Thread(target=load.poller, args=(k, a.poll_interval), daemon=True)
                        for k in range(a.pollers)]
             submitters = [threading.Thread(target=load.submitter, args=(n,), daemon=True) for n in per]
+            streamers = [threading.Thread(target=load.streamer, args=(k,), daemon=True) for k in range(a.streams)]
+            streamers += [threading.Thread(target=load.sampler, daemon=True)]
             t0 = time.time()
-            for th in pollers + submitters:
+            for th in streamers + pollers + submitters:
                 th.start()
             for th in submitters:
                 th.join()
@@ -255,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                     load.all_done.set()
                     load.errors.append("gave up waiting")
             t_end = time.time()
-            for th in pollers:
+            for th in pollers + streamers:
                 th.join(30)
         finally:
             proc.send_signal(signal.SIGTERM)     # serve stops its workers (warm shutdown)
@@ -286,11 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     bad_status = sum(1 for x in load.status_lat if x[2] != 200)
     drain = [x[1] * 1000 for x in load.status_lat if x[2] == 200 and x[0] >= t_submitted]
     sub_ms = [x * 1000 for x in load.submit_lat]
+    full = [x[1] * 1000 for x in load.status_lat if x[2] == 200 and a.streams and load.open_at(x[0]) >= a.streams]
+    opened = [n for t, n in load.open_samples if t0 <= t <= t_end]
 
     res = {
         "date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
         "server_command": " ".join(cmd[1:]), "env": {"BRUSHWORK_RATE_SUBMIT": env["BRUSHWORK_RATE_SUBMIT"],
-                                                     "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"], **extra},
+                                                     "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"],
+                                                     **({"BRUSHWORK_TRUST_FORWARDED": "1"} if a.streams else {}),
+                                                     **extra},
         "photo": photo_desc, "preset": a.preset, "jobs": a.jobs, "clients": a.clients, "pollers": a.pollers,
         "poll_interval_s": a.poll_interval, "cpus": os.cpu_count(),
         "loadavg_before": load1_before, "loadavg_during_max": max(load_samples), "loadavg_after": os.getloadavg(),
@@ -310,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         "status_ms_after_submissions": {"n": len(drain), "p50": pct(drain, 50), "p95": pct(drain, 95),
                                         "p99": pct(drain, 99), "max": max(drain, default=float("nan"))},
     }
+    res["streams"] = {"wanted": a.streams, "refused": load.streams_refused, "events": load.stream_events,
+                      "open_median": statistics.median(opened) if opened else 0, "open_max": max(opened, default=0),
+                      "share_of_time_all_open": sum(n >= a.streams for n in opened) / len(opened) if opened else 0,
+                      "status_ms_all_open": {"n": len(full), "p50": pct(full, 50), "p95": pct(full, 95),
+                                             "p99": pct(full, 99)}}
     # per job, seconds from the first submission: submitted, claimed (started), finished
     res["timeline"] = sorted([round(j["submitted"] - first_submit, 3),
                               *(round(x - first_submit, 3) if x else None for x in (mine[j["id"]] or (0,) * 4)[2:4])]
@@ -340,7 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         f"| … after the submissions (queue draining) | {d['p50']:.1f} / {d['p95']:.1f} / {d['p99']:.1f} / "
         f"{d['max']:.0f} ms ({d['n']} requests) |",
         f"| load average (1 min) before / max during | {load1_before[0]:.2f} / {max(load_samples):.2f} |",
-    ]) + "\n"
+    ] + ([
+        f"| open event streams: wanted / median / max (refused) | {a.streams} / {res['streams']['open_median']:.0f} / "
+        f"{res['streams']['open_max']} ({load.streams_refused}) |",
+        f"| status latency p50 / p95 / p99 while all {a.streams} streams were open | "
+        f"{pct(full, 50):.1f} / **{pct(full, 95):.1f}** / {pct(full, 99):.1f} ms ({len(full)} requests) |",
+    ] if a.streams else [])) + "\n"
     (out_dir / "results.json").write_text(json.dumps(res, indent=1))
     (out_dir / "table.md").write_text(table)
     print()

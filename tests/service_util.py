@@ -65,6 +65,31 @@ def submit(client, photo: bytes | None = None, files: dict | None = None, **fiel
     return client.post("/api/jobs", files=files, data={k: v for k, v in data.items() if v is not False})
 
 
+@contextlib.contextmanager
+def redis_server(folder: Path):
+    """A private redis-server on a free port (no persistence); yields its URL."""
+    import subprocess
+
+    import redis
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        wait_for(lambda: _ping(client), 10)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _ping(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -77,7 +77,16 @@ def test_publish_gallery_and_one_like_per_client(app, client, running):
     r = client.post(f"/api/gallery/{job['id']}/like", json={})
     assert r.status_code == 409 and r.json()["likes"] == 1
     assert client.post(f"/api/gallery/{job['id']}/like", content=b"{}").status_code == 415  # not JSON: CSRF
-    assert client.get("/api/gallery", params={"sort": "top"}).json()[0]["likes"] == 1
+    # no body at all (curl -X POST) is fine, unless a browser says it comes from another site
+    like = f"/api/gallery/{job['id']}/like"
+    assert client.post(like, headers={"Origin": "https://elsewhere.example"}).status_code == 415
+    assert client.post(like, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 415
+    assert client.post(like, headers={"Origin": "http://testserver"}).status_code == 409   # taken: liked already
+    other = TestClient(app, client=("203.0.113.9", 50000))
+    r = other.post(like)
+    assert r.status_code == 200 and r.json()["likes"] == 2
+    client.post(like, json={})
+    assert client.get("/api/gallery", params={"sort": "top"}).json()[0]["likes"] == 2
     assert client.post(f"/api/jobs/{job['id']}/publish", json={"public": False}, headers=auth).json()["public"] is False
     assert job["id"] not in [i["id"] for i in client.get("/api/gallery").json()]
     assert client.get(items[0]["image_url"]).status_code == 404
@@ -93,6 +102,45 @@ def test_presets_and_openapi(client):
                  "/api/presets", "/api/gallery", "/api/gallery/{job_id}/like"):
         assert path in paths, path
     assert "/submit" not in paths
+
+
+def test_openapi_types_strength_and_size_as_numbers(app, client):
+    doc = client.get("/api/openapi.json").json()
+    cfg = app.state.service.cfg
+    for path, largest in (("/api/jobs", cfg.max_output_side), ("/api/videos", cfg.max_video_side)):
+        ref = doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+        props = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+        strength, size = props["strength"], props["size"]
+        assert {"type": "number"} in strength["anyOf"] and (strength["minimum"], strength["maximum"]) == (0, 1)
+        assert {"type": "integer"} in size["anyOf"] and (size["minimum"], size["maximum"]) == (16, largest)
+
+
+def test_error_text_speaks_to_a_web_user(app, client, monkeypatch):
+    """The library's messages name CLI commands, flags and the server's paths; the service says
+    them in its own terms (refused submissions and failed jobs alike)."""
+    import dataclasses
+
+    from brushwork.errors import InputError
+    from brushwork.service import kinds
+    from brushwork.service.jobs import run_job
+    from brushwork.service.messages import for_web
+    detail = submit(client, preset="99").json()["detail"]
+    assert "preset 99 does not exist" in detail and "/api/presets" in detail and "brushwork presets" not in detail
+    assert for_web("give one of a preset, a style image or a model (--preset, --style, --model)") == \
+        "give one of a preset, a style image or a model (field 'preset', or upload a painting as 'style')"
+
+    def broken(work):
+        raise InputError(f"{work.inputs['content']}: corrupt or truncated image (x); give --size 512")
+    rows = tuple(dataclasses.replace(r, producer=broken) if r.name == "image-fast" else r for r in kinds.KINDS)
+    monkeypatch.setattr(kinds, "KINDS", rows)
+    svc = app.state.service
+    job = submit(client).json()
+    run_job(svc, job["id"], "test")             # (or the module's worker, if it took the job first)
+    s = wait_state(client, job["id"], job["token"])
+    error = s["error"]
+    assert s["state"] == "failed"
+    assert error == "the photo: corrupt or truncated image (x); give size 512", error
+    assert str(svc.cfg.data_dir) not in error
 
 
 def test_pages(app, client):
@@ -199,3 +247,43 @@ def test_the_job_page_offers_delete(client):
     job = submit(client).json()
     page = client.get(f"/jobs/{job['id']}", params={"token": job["token"]})
     assert 'id="delete"' in page.text and f'data-delete="/api/jobs/{job["id"]}"' in page.text
+
+
+@pytest.mark.slow
+def test_serve_says_where_the_app_is_and_nothing_else(tmp_path):
+    """`brushwork serve` prints one line with the app's address; the two worker nodes start and
+    run a job each (fast, slow) without a banner, a warning or a log line; so does stopping."""
+    import os
+    import signal
+
+    import httpx2
+
+    from service_util import free_port, wait_for
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRUSHWORK_")}
+    proc = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data-dir",
+                             str(tmp_path / "data")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def up():
+            try:
+                return httpx2.get(f"{base}/api/presets", timeout=5).status_code == 200
+            except httpx2.HTTPError:
+                return False
+        wait_for(up, 120, 0.5)
+        files = {"photo": ("p.png", png_bytes(96, 64), "image/png"), "style": ("s.png", png_bytes(seed=2), "image/png")}
+        jobs = [httpx2.post(f"{base}/api/jobs", files=files, data=fields, timeout=30).json()
+                for fields in ({"size": "64"}, {"quality": "best", "strength": "0", "size": "64"})]
+
+        def finished(job):
+            s = httpx2.get(f"{base}/api/jobs/{job['id']}", headers={"Authorization": f"Bearer {job['token']}"},
+                           timeout=30).json()
+            return s["state"] in ("done", "failed", "cancelled") and s
+        assert [wait_for(lambda: finished(j), 180, 0.5)["state"] for j in jobs] == ["done", "done"]
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    lines = [line for line in out.decode().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"brushwork serve: open {base} "), lines
+

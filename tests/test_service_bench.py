@@ -14,3 +14,10 @@ def test_service_load_benchmark_starts():
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-500:]
     assert "--clients" in r.stdout
+
+
+def test_service_recovery_benchmark_starts():
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "service_recovery.py"), "--help"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert "--code" in r.stdout and "--kills" in r.stdout

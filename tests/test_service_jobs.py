@@ -148,3 +148,35 @@ def test_event_streams_are_capped_per_client_and_in_total(tmp_path):
             assert stream("203.0.113.3").status_code == 200
     finally:
         app.state.service.close()
+
+
+def test_event_streams_share_one_query(tmp_path):
+    """Fifty streams following two jobs: each interval reads both jobs in one query; a stream
+    wakes when its job changes, and learns when it is deleted."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from brushwork.service.streams import JobWatch
+
+    def row(state: str, t: float):
+        return SimpleNamespace(state=state, updated_at=t, preview_version=0)
+
+    async def follow():
+        rows = {"a": row("queued", 1), "b": row("queued", 1)}
+        calls: list[list[str]] = []
+        w = JobWatch(lambda ids: calls.append(sorted(ids)) or dict(rows), every=0.01)
+        for i in range(50):
+            w.follow("ab"[i % 2], rows["ab"[i % 2]])
+        waiting = [asyncio.ensure_future(w.changed(j, timeout=60)) for j in "ab"]
+        while len(calls) < 5:
+            await asyncio.sleep(0.01)
+        assert not any(t.done() for t in waiting)             # nothing changed yet
+        rows["a"] = row("running", 2)
+        assert (await asyncio.wait_for(waiting[0], 60)).state == "running"
+        del rows["b"]
+        assert await asyncio.wait_for(waiting[1], 60) is None   # deleted
+        assert set(map(tuple, calls)) <= {("a", "b")}           # one query for every stream
+        for i in range(50):
+            w.unfollow("ab"[i % 2])
+        await asyncio.wait_for(w._task, 60)                    # nobody follows: the polling stops
+    asyncio.run(follow())

@@ -10,31 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brushwork.service.app import create_app
-from service_util import config, free_port, submit, wait_for, wait_state, worker
+from service_util import config, redis_server, submit, wait_state, worker
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
 @pytest.fixture
 def redis_url(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        import redis
-        client = redis.Redis(port=port)
-        wait_for(lambda: _ping(client), 10)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _ping(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:
-        return False
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def test_jobs_through_redis_survive_a_server_restart(tmp_path, redis_url):

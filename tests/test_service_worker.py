@@ -152,8 +152,9 @@ def _gone(pid: int) -> bool:
 
 
 def _holder(row) -> int:
-    """The pid of the process running a job (the claim records "host pid N")."""
-    return int(row.worker.rsplit(" ", 1)[1])
+    """The pid of the process running a job (the claim records "NAME on MACHINE pid N node ID")."""
+    from brushwork.service.holders import parse
+    return parse(row.worker).pid
 
 
 @pytest.mark.slow
@@ -207,3 +208,87 @@ def test_killed_workers_lose_no_job(tmp_path):
         for n in nodes:
             _kill_group(n)
         app.state.service.close()
+
+
+def test_a_job_of_a_silent_node_is_taken_at_once(tmp_path):
+    """Another machine's node: its processes cannot be looked at, its heartbeat can. A job stays
+    with a node that beats and lists the job's process; it is taken at once (its lease is live
+    for ten minutes) when the beat goes stale, stops, or, written after the claim, no longer
+    lists the process."""
+    from brushwork.service.jobs import run_job
+    app = create_app(config(tmp_path, lease_s=600.0, node_beat_s=2.0), sweeper=False)
+    svc: Service = app.state.service
+    svc.dispatch = lambda job_id, queue: svc.db.update(job_id, dispatched=True)
+    client, db = TestClient(app), svc.db
+    far = "slow@far on far-machine pid 4243 node n1"
+    now = time.time()
+    db.beat("n1", "slow@far", "far-machine", 4242, [4242, 4243], now)
+    job = submit(client).json()["id"]
+    assert db.claim(job, "far1", far, 600.0, 3)
+    assert not svc.holder_gone(far, db.get(job).started_at)
+    assert run_job(svc, job, "fast@test") == "skipped"            # alive: it keeps the job
+    db.beat("n1", "slow@far", "far-machine", 4242, [4242, 4243], now - 7)   # silent for over 3 beats
+    assert run_job(svc, job, "fast@test") == "done" and db.get(job).attempts == 2
+
+    started = time.time()
+    db.beat("n1", "slow@far", "far-machine", 4242, [4242], started - 5)    # an older beat: the pool process
+    other = submit(client).json()["id"]                                   # may be newer than it
+    assert db.claim(other, "far2", far, 600.0, 3)
+    assert not svc.holder_gone(far, db.get(other).started_at)
+    db.beat("n1", "slow@far", "far-machine", 4242, [4242], time.time() + 2)  # written after the claim
+    assert svc.holder_gone(far, db.get(other).started_at)                # ... without it: that process died
+    assert sweep(svc)["requeued"] == 1 and db.get(other).state == "queued"
+
+    third = submit(client).json()["id"]
+    db.beat("n1", "slow@far", "far-machine", 4242, [4242, 4243], time.time())
+    assert db.claim(third, "far3", far, 600.0, 3) and sweep(svc)["requeued"] == 0
+    db.forget_node("n1")                                                # a node that stopped
+    assert sweep(svc)["requeued"] == 1
+    svc.close()
+
+
+def test_a_node_writes_its_heartbeat(tmp_path, monkeypatch):
+    from brushwork.service import holders
+    from brushwork.service.db import Database
+    monkeypatch.delenv(holders.NODE_ENV, raising=False)
+    db = Database(config(tmp_path).prepare().database_url)
+    beat = holders.NodeBeat(db, "slow@here", every=0.05).start()
+    try:
+        row = db.node(beat.id)
+        assert row.name == "slow@here" and row.host == holders.MACHINE and row.pid == os.getpid()
+        assert os.getpid() in row.pids
+        me = holders.parse(holders.holder("slow@here"))
+        assert me.node == beat.id and me.pid == os.getpid()           # the holder names its node
+        first = row.last_seen
+        assert wait_for(lambda: db.node(beat.id).last_seen > first, 10)
+    finally:
+        beat.stop()
+    assert db.node(beat.id) is None and holders.NODE_ENV not in os.environ
+    db.close()
+
+
+def test_the_sweeper_recovers_between_full_sweeps(tmp_path):
+    """Full sweeps every hour; a job whose holder is gone is re-queued within a few beats."""
+    from brushwork.service.sweeper import Sweeper
+    app = create_app(config(tmp_path, node_beat_s=0.05), sweeper=False)
+    svc: Service = app.state.service
+    svc.dispatch = lambda job_id, queue: svc.db.update(job_id, dispatched=True)
+    job = submit(TestClient(app)).json()["id"]
+    assert svc.db.claim(job, "dead", _dead_holder(), 600.0, 3)
+    sw = Sweeper(svc, every=3600).start()
+    try:
+        wait_for(lambda: svc.db.get(job).state == "queued", 30)
+    finally:
+        sw.stop()
+    svc.close()
+
+
+def test_a_pool_process_makes_its_runner_as_it_starts(tmp_path):
+    from celery import signals
+
+    from brushwork.service.queue import make_celery
+    made = []
+    app = make_celery(config(tmp_path), runner=lambda broker: made.append(broker) or object())
+    signals.worker_process_init.send(sender=None)
+    signals.worker_process_init.send(sender=None)
+    assert len(made) == 1 and made[0].app is app          # once per process, before any task

@@ -23,8 +23,9 @@ def run_serve(a: argparse.Namespace) -> int:
         cfg.public_url = f"http://{a.host}:{a.port}"
     if not a.quiet:
         where = "embedded queue, no other server needed" if cfg.embedded_broker else cfg.broker
-        print(f"brushwork serve: http://{a.host}:{a.port} (data in {cfg.data_dir}; {where})", file=sys.stderr)
-    serve(cfg, a.host, a.port, a.workers, log_level="warning" if a.quiet else "info")
+        print(f"brushwork serve: open http://{a.host}:{a.port} (data in {cfg.data_dir}; {where})", file=sys.stderr,
+              flush=True)
+    serve(cfg, a.host, a.port, a.workers, log_level="info" if a.verbose else "warning")
     return 0
 
 
@@ -65,6 +66,8 @@ def register(sub: Any) -> None:
                     help=f"processes per worker node started here (default {d(serve, 'workers')}; "
                     "0: start none, use 'brushwork worker')")
     sv.add_argument("--public-url", default=None, help="the address people use, for links in emails and webhooks")
+    sv.add_argument("-v", "--verbose", action="store_true",
+                    help="log requests and the workers' start (by default only warnings and errors)")
     _common(sv)
     sv.set_defaults(func=run_serve)
 

@@ -18,11 +18,11 @@ Every error is a 4xx with {"detail": "one line"}; no stack trace ever leaves the
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -31,10 +31,11 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from ..errors import InputError
-from . import kinds
+from . import kinds, streams
 from .db import Job
 from .jobs import Service, create_job, delete_job, links, parse_request, status
 from .kinds import JobKind
+from .messages import for_web
 from .security import client_key, link_token, request_token, token_matches
 from .storage import TooLarge
 
@@ -66,16 +67,25 @@ def rate_limit(request: Request, bucket: str, limit: tuple[int, float]) -> None:
                             headers={"Retry-After": str(max(1, round(wait)))})
 
 
-def require_json(request: Request) -> None:
-    """State-changing JSON endpoints: a cross-site form cannot send application/json (CSRF)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise HTTPException(415, "send Content-Type: application/json (the body may be {})")
+def cross_site(request: Request) -> bool:
+    """True if a browser says this request comes from another site (Sec-Fetch-Site, or an
+    Origin other than this server's)."""
+    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    require_json(request)
+    """The JSON object of a state-changing endpoint; an empty body is {}. A cross-site form
+    cannot send application/json (CSRF), so other types are refused, except an empty body that
+    no browser marks as cross-site (`curl -X POST`)."""
     raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and (raw.strip() or cross_site(request)):
+        raise HTTPException(415, "send Content-Type: application/json (the body may be {} or empty)")
     if not raw.strip():
         return {}
     try:
@@ -125,7 +135,7 @@ def submit(request: Request, row: JobKind, fields: dict[str, Any],
     try:
         req = parse_request(row, fields, present, cfg)
     except InputError as e:
-        raise HTTPException(422, str(e)) from None
+        raise HTTPException(422, for_web(str(e))) from None
     tmps: list[Path] = []
     try:
         files, checked = {}, {}
@@ -140,7 +150,7 @@ def submit(request: Request, row: JobKind, fields: dict[str, Any],
     except TooLarge as e:
         raise HTTPException(413, str(e)) from None
     except InputError as e:
-        raise HTTPException(422, str(e)) from None
+        raise HTTPException(422, for_web(str(e))) from None
     finally:
         for t in tmps:
             t.unlink(missing_ok=True)
@@ -167,21 +177,37 @@ _FIELD_DOCS = dict(
 )
 
 
+# numbers in the document; the ranges are checked by jobs.parse_request (for the form too), and
+# the largest size is this configuration's (document_limits)
+STRENGTH = {"minimum": 0, "maximum": 1}
+SIZE = {"minimum": 16}
+SUBMISSIONS = {"/api/jobs": "image", "/api/videos": "video"}   # path -> the kinds it submits
+
+
+def document_limits(doc: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    """The OpenAPI document `doc` with this configuration's largest output size on each submission."""
+    for path, kind in SUBMISSIONS.items():
+        body = doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        props = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]
+        props["size"]["maximum"] = max(row.max_side(cfg) for row in kinds.family(kind))
+    return doc
+
+
 @router.post("/jobs", status_code=202, responses=ERRORS, summary="Submit a photo")
 def submit_image(request: Request,
                  photo: UploadFile = File(..., description="the photo (JPEG, PNG, WebP, TIFF or BMP)"),
                  style: UploadFile | None = File(None, description="a painting to take the style from"),
                  preset: str | None = Form(None, description=_FIELD_DOCS["preset"]),
                  quality: str | None = Form(None, description=_FIELD_DOCS["quality"]),
-                 strength: str | None = Form(None, description=_FIELD_DOCS["strength"]),
+                 strength: float | None = Form(None, description=_FIELD_DOCS["strength"], json_schema_extra=STRENGTH),
                  keep_colors: str | None = Form(None, description=_FIELD_DOCS["keep_colors"]),
-                 size: str | None = Form(None, description=_FIELD_DOCS["size"]),
+                 size: int | None = Form(None, description=_FIELD_DOCS["size"], json_schema_extra=SIZE),
                  email: str | None = Form(None, description=_FIELD_DOCS["email"]),
                  webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
     try:
         row = kinds.select("image", quality)
     except InputError as e:
-        raise HTTPException(422, str(e)) from None
+        raise HTTPException(422, for_web(str(e))) from None
     fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
                   webhook=webhook)
     return _submitted(*submit(request, row, fields, {"photo": photo, "style": style}))
@@ -192,9 +218,9 @@ def submit_video(request: Request,
                  video: UploadFile = File(..., description="the clip (anything FFmpeg decodes)"),
                  style: UploadFile | None = File(None, description="a painting to take the style from"),
                  preset: str | None = Form(None, description=_FIELD_DOCS["preset"]),
-                 strength: str | None = Form(None, description=_FIELD_DOCS["strength"]),
+                 strength: float | None = Form(None, description=_FIELD_DOCS["strength"], json_schema_extra=STRENGTH),
                  keep_colors: str | None = Form(None, description=_FIELD_DOCS["keep_colors"]),
-                 size: str | None = Form(None, description="long side of the output in px"),
+                 size: int | None = Form(None, description="long side of the output in px", json_schema_extra=SIZE),
                  email: str | None = Form(None, description=_FIELD_DOCS["email"]),
                  webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
     fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
@@ -241,24 +267,28 @@ async def events(request: Request, job_id: str) -> StreamingResponse:
         started = time.monotonic()
         yield "retry: 2000\n\n"
         current = job
-        while True:
-            key = (current.state, current.updated_at, current.preview_version)
-            if key != last:
-                last, last_sent = key, time.monotonic()
-                yield f"event: status\ndata: {json.dumps(status(current, token))}\n\n"
-            if current.finished:
-                yield "event: end\ndata: {}\n\n"
-                return
-            if time.monotonic() - last_sent > 15:
-                last_sent = time.monotonic()
-                yield ": keep-alive\n\n"
-            if time.monotonic() - started > 3600 or await request.is_disconnected():
-                return
-            await asyncio.sleep(0.5)
-            fresh = await run_in_threadpool(svc.db.get, job_id)
-            if fresh is None:
-                return
-            current = fresh
+        watch = streams.watch(request.app.state.watches, svc.db.get_many)   # one query for all streams
+        watch.follow(job_id, job)
+        try:
+            while True:
+                key = (current.state, current.updated_at, current.preview_version)
+                if key != last:
+                    last, last_sent = key, time.monotonic()
+                    yield f"event: status\ndata: {json.dumps(status(current, token))}\n\n"
+                if current.finished:
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                if time.monotonic() - last_sent > 15:
+                    last_sent = time.monotonic()
+                    yield ": keep-alive\n\n"
+                if time.monotonic() - started > 3600 or await request.is_disconnected():
+                    return
+                fresh = await watch.changed(job_id, timeout=1.0)
+                if fresh is None:
+                    return
+                current = fresh
+        finally:
+            watch.unfollow(job_id)
 
     # released when the stream ends, and (should it never start) once the response is over
     return StreamingResponse(stream(), media_type="text/event-stream", background=BackgroundTask(release),
@@ -295,7 +325,7 @@ def _result_file(request: Request, job: Job) -> FileResponse:
 
 
 @router.post("/jobs/{job_id}/cancel", responses=ERRORS, summary="Cancel a job",
-             openapi_extra={"requestBody": {"required": True,
+             openapi_extra={"requestBody": {"required": False,
                                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def cancel(request: Request, job_id: str) -> dict:
     await json_body(request)
@@ -321,7 +351,7 @@ class PublishBody(BaseModel):
 
 
 @router.post("/jobs/{job_id}/publish", responses=ERRORS, summary="Publish to the gallery (or hide)",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+             openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
                  "schema": PublishBody.model_json_schema()}}}})
 async def publish(request: Request, job_id: str) -> dict:
     data = await json_body(request)
@@ -404,7 +434,7 @@ def public_job(request: Request, job_id: str) -> Job:
 
 
 @router.post("/gallery/{job_id}/like", responses=ERRORS, summary="Like a published picture (once per client)",
-             openapi_extra={"requestBody": {"required": True,
+             openapi_extra={"requestBody": {"required": False,
                                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def like(request: Request, job_id: str) -> JSONResponse:
     await json_body(request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import weakref
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -52,9 +53,12 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
                   description="Neural style transfer as a service: submit a photo, follow its progress, "
                               "download the painting. Job URLs need the job's token "
                               "(`Authorization: Bearer TOKEN` or `?token=`).")
+    base_openapi = app.openapi
+    app.openapi = lambda: app.openapi_schema or api.document_limits(base_openapi(), cfg)   # type: ignore[method-assign]
     app.state.service = svc
     app.state.limiter = RateLimiter()
     app.state.streams = StreamSlots(cfg.max_streams_per_client, cfg.max_streams)
+    app.state.watches = weakref.WeakKeyDictionary()    # event loop -> streams.JobWatch
 
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -45,6 +45,8 @@ class ServiceConfig:
     max_attempts: int = 3                    # long is re-queued, at most this many runs in all
     unsent_after_s: float = 30.0             # a submission whose message failed is sent by the sweeper after this
     sweep_every_s: float = 5.0               # also how soon a job of a vanished process on this machine re-runs
+    node_beat_s: float = 2.0                 # a worker node's heartbeat; one silent for 3 beats is gone, and
+                                             # its jobs run again at the next sweep, not after their lease
     poll_interval_s: float = 0.2             # embedded broker polling
 
     # clients

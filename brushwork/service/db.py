@@ -132,6 +132,20 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(200))
 
 
+class Node(Base):
+    """A worker node's heartbeat (holders.NodeBeat): a job held by one of its processes is taken
+    over at once when the beat goes stale or stops listing that process."""
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    pids: Mapped[list | None] = mapped_column(JSON, nullable=True)   # processes that may hold jobs
+    started_at: Mapped[float] = mapped_column(Float, default=time.time)
+    last_seen: Mapped[float] = mapped_column(Float, index=True)
+
+
 class Database:
     """An engine and a session factory. SQLite gets WAL and a busy timeout, so the web app and the
     workers (separate processes) can write at the same time."""
@@ -170,6 +184,11 @@ class Database:
     def get(self, job_id: str) -> Job | None:
         with self.Session() as s:
             return s.get(Job, job_id)
+
+    def get_many(self, job_ids: list[str]) -> dict[str, Job]:
+        """The jobs of these ids that exist, by id (one query)."""
+        with self.Session() as s:
+            return {j.id: j for j in s.scalars(select(Job).where(Job.id.in_(job_ids)))}
 
     def update(self, job_id: str, *, where: dict[str, Any] | None = None, **values: Any) -> bool:
         """UPDATE one job (only if the columns in `where` hold those values); True if it matched."""
@@ -271,6 +290,32 @@ class Database:
                                    Job.state.in_(("queued", "running")))
                  .order_by(Job.created_at).limit(limit))
             return list(s.scalars(q))
+
+    # --- worker nodes' heartbeats -------------------------------------------------------------
+
+    def beat(self, node_id: str, name: str, host: str, pid: int, pids: list[int] | None, now: float) -> None:
+        """Write a node's heartbeat (each node writes only its own row)."""
+        with self.session() as s:
+            row = s.get(Node, node_id)
+            if row is None:
+                s.add(Node(id=node_id, name=name[:200], host=host[:200], pid=pid, pids=pids, started_at=now,
+                           last_seen=now))
+            else:
+                row.pids, row.last_seen = pids, now
+
+    def node(self, node_id: str) -> Node | None:
+        with self.Session() as s:
+            return s.get(Node, node_id)
+
+    def forget_node(self, node_id: str) -> None:
+        """A node that stops removes its heartbeat (its jobs are finished or handed back)."""
+        with self.session() as s:
+            s.execute(sql_delete(Node).where(Node.id == node_id))
+
+    def drop_silent_nodes(self, before: float) -> int:
+        """Remove the heartbeats of nodes silent since before `before` (killed ones leave theirs)."""
+        with self.session() as s:
+            return s.execute(sql_delete(Node).where(Node.last_seen < before)).rowcount or 0
 
     # --- the notification outbox --------------------------------------------------------------
 

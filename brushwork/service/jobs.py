@@ -25,6 +25,7 @@ from .addresses import check_webhook_url
 from .config import ServiceConfig
 from .db import Database, Job
 from .kinds import JobKind
+from .messages import for_web
 from .producers import Made, Stopped, Work
 from .queue import NOTIFY, RUN_JOB, Broker
 from .security import hash_token, new_job_id, new_token, seal
@@ -56,6 +57,11 @@ class Service:
             return False
         self.db.update(job_id, dispatched=True)
         return True
+
+    def holder_gone(self, worker: str | None, since: float | None = None) -> bool:
+        """True if the holder of a run claimed at `since` is known to be gone (holders.is_dead:
+        its process on this machine, or its node's heartbeat)."""
+        return holders.is_dead(worker, self.db.node, since, holders.STALE_BEATS * self.cfg.node_beat_s)
 
     def close(self) -> None:
         self.db.close()
@@ -294,7 +300,7 @@ def run_job(svc: Service, job_id: str, node: str = "") -> str:
     if job is None:
         return "skipped"
     for other in svc.db.interrupted(job.queue):
-        if other.id != job_id and (other.state == "queued" or holders.is_dead(other.worker)):
+        if other.id != job_id and (other.state == "queued" or svc.holder_gone(other.worker, other.started_at)):
             run_one(svc, other.id, node)
     return run_one(svc, job_id, node)
 
@@ -305,7 +311,7 @@ def run_one(svc: Service, job_id: str, node: str = "") -> str:
     me, cfg = holders.holder(node), svc.cfg
     if not svc.db.claim(job_id, run_id, me, cfg.lease_s, cfg.max_attempts):
         held = svc.db.get(job_id)   # running under a live lease: take it at once if its holder is gone
-        if held is None or held.state != "running" or not holders.is_dead(held.worker) or \
+        if held is None or held.state != "running" or not svc.holder_gone(held.worker, held.started_at) or \
                 not svc.db.claim(job_id, run_id, me, cfg.lease_s, cfg.max_attempts, dead_run=held.run_id):
             return "skipped"   # finished, cancelled, or running elsewhere
         log.warning("job %s taken over: the process running it (%s) is gone", job_id, held.worker)
@@ -313,9 +319,9 @@ def run_one(svc: Service, job_id: str, node: str = "") -> str:
     assert job is not None
     row = kinds.of(job)
     state, error = "failed", None
+    inputs = {role: svc.storage.path(job.id, name) for role, name in job.files.items()}
     with Run(svc, job_id, run_id) as run:
-        work = Work(svc.cfg, job.params, {role: svc.storage.path(job.id, name) for role, name in job.files.items()},
-                    svc.storage.job_dir(job.id), svc.storage.path(job.id, row.result), run)
+        work = Work(svc.cfg, job.params, inputs, svc.storage.job_dir(job.id), svc.storage.path(job.id, row.result), run)
         try:
             made = row.producer(work)
             state = "cancelled" if run.cancelled else ("lost" if run.lost else "done")
@@ -323,8 +329,8 @@ def run_one(svc: Service, job_id: str, node: str = "") -> str:
                 state = "lost"
         except Stopped:
             state = "cancelled" if run.cancelled else "lost"
-        except BrushworkError as e:
-            error = str(e)
+        except BrushworkError as e:     # said as a web user should read it: uploads by name, no flags
+            error = for_web(str(e), {u.what: inputs[u.role] for u in row.uploads if u.role in inputs})
         except MemoryError:
             error = "out of memory: try a smaller output size"
         except Exception:

@@ -94,9 +94,14 @@ KINDS: tuple[JobKind, ...] = (
 )
 
 
+def family(kind: str) -> list[JobKind]:
+    """The rows of an endpoint family ("image": every quality of it)."""
+    return [k for k in KINDS if k.kind == kind]
+
+
 def select(kind: str, quality: str | None = None) -> JobKind:
     """The row for an endpoint family and a quality (default: its first); InputError if none."""
-    rows = [k for k in KINDS if k.kind == kind]
+    rows = family(kind)
     if not rows:
         raise InputError(f"unknown job kind {kind!r}")
     quality = (quality or rows[0].quality).strip().lower()

@@ -21,6 +21,7 @@ from ..errors import InputError
 from . import kinds
 from .api import gallery_items, job_for, public_job, submit, svc_of
 from .jobs import links, status
+from .messages import for_web
 from .security import CSRF_FIELD, csrf_ok, csrf_token, job_cookie, request_token, set_csrf_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -107,7 +108,7 @@ def submit_form(request: Request, photo: UploadFile | None = File(None), style: 
                       email=email, webhook=webhook)
         job, token, secret = submit(request, row, fields, {row.main.field: photo, "style": style})
     except InputError as e:
-        return _page(request, "index.html", _index_context(request, str(e)), status_code=422)
+        return _page(request, "index.html", _index_context(request, for_web(str(e))), status_code=422)
     except HTTPException as e:
         return _page(request, "index.html", _index_context(request, e.detail), status_code=e.status_code)
     url = links(job.id, token).page + ("&new=1" if not secret else "&new=1&ws=1")

@@ -89,6 +89,13 @@ def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = 
             runners[pid] = runner(broker)
         return runners[pid]
 
+    # made as each pool process starts, not by its first task: a job taken over from a dead worker
+    # does not wait for the new process's imports and database set-up (a failure here is logged,
+    # and the first task tries again). The app holds the receiver; the signal only a weak reference.
+    from celery import signals
+    app.brushwork_warm = lambda **_: current()
+    signals.worker_process_init.connect(app.brushwork_warm)
+
     # shared=False: each app keeps its own tasks (two apps in one process, as in tests, stay apart)
     @app.task(name=RUN_JOB, bind=True, shared=False)
     def run_job_task(self, job_id: str) -> str:
@@ -102,6 +109,14 @@ def make_celery(cfg: ServiceConfig, runner: Callable[[Broker], Runner] | None = 
         raise self.retry(countdown=delay)
 
     return app
+
+
+def prepare_broker(app) -> None:
+    """Create the built-in broker's tables (connecting makes them): nodes started together would
+    each try, and all but one lose their connection once, with a warning."""
+    if app.conf.broker_url.startswith("sqla+"):
+        with app.connection_for_write() as conn:
+            conn.default_channel.session
 
 
 def worker_argv(queues: list[str], concurrency: int, pool: str = "prefork", loglevel: str = "INFO") -> list[str]:

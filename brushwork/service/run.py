@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 from .config import ServiceConfig
 from .security import RedactTokens
@@ -40,10 +41,14 @@ class Supervisor:
 
     def _spawn(self, queues: tuple[str, ...]) -> None:
         env = {**os.environ, **self.cfg.to_env(), PARENT_ENV: str(os.getpid())}
-        self.procs[queues] = subprocess.Popen(self.command(queues), env=env, start_new_session=True)
+        # quiet: Celery prints only its banner and "Warm shutdown" on stdout; its logs (errors) go to stderr
+        self.procs[queues] = subprocess.Popen(self.command(queues), env=env, start_new_session=True,
+                                              stdout=subprocess.DEVNULL if self.quiet else None)
         log.info("started worker for %s (pid %d)", ",".join(queues), self.procs[queues].pid)
 
     def start(self) -> "Supervisor":
+        from .queue import make_celery, prepare_broker
+        prepare_broker(make_celery(self.cfg))   # before the nodes, which would race to create it
         for q in self.nodes:
             self._spawn(q)
         self._thread.start()
@@ -74,11 +79,13 @@ class Supervisor:
 
 
 def serve(cfg: ServiceConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          log_level: str = "info") -> None:
+          log_level: str = "warning") -> None:
+    """Serve the app and start its worker nodes. At the default `log_level` only warnings and
+    errors are logged (no access log, no Celery banners): the CLI says where the app is."""
     import uvicorn
 
     from .app import create_app
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())    # no job token in the access log
     cfg.prepare()
     # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs `finally`
@@ -98,6 +105,9 @@ def worker(cfg: ServiceConfig, queues: tuple[str, ...] | None = None, concurrenc
            pool: str = "prefork", loglevel: str = "INFO") -> int:
     """Run worker nodes. Without `queues`: the same two nodes `serve` starts (as children)."""
     cfg.prepare()
+    # Celery warns a root worker about pickle; this app's queues accept JSON only (make_celery)
+    from celery.exceptions import SecurityWarning
+    warnings.filterwarnings("ignore", category=SecurityWarning)
     if queues is None:
         sup = Supervisor(cfg, concurrency=concurrency, pool=pool, quiet=loglevel.upper() == "WARNING").start()
         stop = threading.Event()
@@ -114,8 +124,22 @@ def worker(cfg: ServiceConfig, queues: tuple[str, ...] | None = None, concurrenc
         raise InputError(f"unknown queue {unknown[0]!r}: the queues are {', '.join(QUEUES)}")
     app = make_celery(cfg, runner=lambda broker: Runner(cfg, broker))   # this process's composition root
     _stop_with_parent()
-    app.worker_main(worker_argv(list(queues), concurrency, pool, loglevel))
+    beat = _node_beat(cfg, queues)
+    try:
+        app.worker_main(worker_argv(list(queues), concurrency, pool, loglevel))
+    finally:
+        beat.stop()
     return 0
+
+
+def _node_beat(cfg: ServiceConfig, queues: tuple[str, ...]):
+    """Start this node's heartbeat (holders.NodeBeat), on its own database engine: the pool
+    processes forked later make their own, and drop this one's connections unclosed."""
+    from .db import Database
+    from .holders import MACHINE, NodeBeat
+    db = Database(cfg.database_url)
+    os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+    return NodeBeat(db, f"{'+'.join(queues)}@{MACHINE}", cfg.node_beat_s).start()
 
 
 def _stop_with_parent() -> None:

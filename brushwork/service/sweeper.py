@@ -1,25 +1,28 @@
 """The sweeper (a thread in the web server): re-queues jobs whose worker died (its lease ran out,
-or, on this machine, its process is gone), sends jobs whose message never went out, fails jobs
-that killed their worker `max_attempts` times, sends outbox notifications again whose message
-was lost, deletes expired files and the built-in broker's delivered messages."""
+or its holder is known to be gone: its process on this machine, its node's heartbeat), sends
+jobs whose message never went out, fails jobs that killed their worker `max_attempts` times,
+sends outbox notifications again whose message was lost, deletes expired files, the built-in
+broker's delivered messages and the heartbeats of long-silent nodes."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 
-from . import holders
 from .jobs import Service, notify_later, send_notification
 
 log = logging.getLogger("brushwork.service")
 DELIVERED_KEEP_S = 3600.0  # delivered broker messages older than this are deleted
+NODE_KEEP_S = 86400.0      # the heartbeat rows of nodes silent this long are deleted
 
 
 class Sweeper:
-    """Runs `sweep` every few seconds in a thread (the web server is always running)."""
+    """Runs `sweep` every `every` seconds in a thread (the web server is always running), and
+    in between, as often as nodes beat, `recover`: a job whose holder is gone waits for neither."""
 
     def __init__(self, svc: Service, every: float):
         self.svc, self.every = svc, every
+        self.tick = min(every, svc.cfg.node_beat_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="brushwork-sweeper", daemon=True)
 
@@ -28,9 +31,14 @@ class Sweeper:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.every):
+        due = time.monotonic() + self.every
+        while not self._stop.wait(self.tick):
             try:
-                sweep(self.svc)
+                if time.monotonic() >= due:
+                    due = time.monotonic() + self.every
+                    sweep(self.svc)
+                else:
+                    recover(self.svc)
             except Exception:
                 log.exception("sweep failed")
 
@@ -41,10 +49,22 @@ class Sweeper:
 
 def sweep(svc: Service) -> dict[str, int]:
     """One pass over the jobs that need the sweeper. Safe to run anywhere, often."""
-    counts = {"requeued": 0, "dispatched": 0, "failed": 0, "expired": 0}
+    counts = recover(svc)
+    counts["notified"] = resend_notifications(svc)
+    counts["expired"] = expire(svc)
+    counts["pruned"] = prune_broker(svc)
+    svc.db.drop_silent_nodes(time.time() - NODE_KEEP_S)
+    svc.storage.clean_tmp()
+    return counts
+
+
+def recover(svc: Service) -> dict[str, int]:
+    """Re-queue (or fail, past `max_attempts`) running jobs whose holder is gone or whose lease
+    ran out, and send jobs whose message never went out."""
+    counts = {"requeued": 0, "dispatched": 0, "failed": 0}
     stale = svc.db.stale(time.time(), unsent_after_s=svc.cfg.unsent_after_s)
     seen = {j.id for j in stale}
-    stale += [j for j in svc.db.running() if j.id not in seen and holders.is_dead(j.worker)]  # gone: at once
+    stale += [j for j in svc.db.running() if j.id not in seen and svc.holder_gone(j.worker, j.started_at)]
     for job in stale:
         if job.state == "running":
             held = {"run_id": job.run_id, "state": "running"}
@@ -66,10 +86,6 @@ def sweep(svc: Service) -> dict[str, int]:
             log.warning("job %s re-queued: its worker stopped", job.id)
         if svc.dispatch(job.id, job.queue):
             counts["dispatched"] += 1
-    counts["notified"] = resend_notifications(svc)
-    counts["expired"] = expire(svc)
-    counts["pruned"] = prune_broker(svc)
-    svc.storage.clean_tmp()
     return counts
 
 
@@ -79,7 +95,7 @@ def resend_notifications(svc: Service) -> int:
     node delivering them died."""
     now, n = time.time(), 0
     for note in svc.db.due_notifications(now - svc.cfg.unsent_after_s):
-        if note.lease_until is None or note.lease_until < now or holders.is_dead(note.holder):
+        if note.lease_until is None or note.lease_until < now or svc.holder_gone(note.holder):
             if note.lease_until is not None and note.lease_until >= now:
                 svc.db.settle_notification(note.id, f"interrupted: {note.holder} is gone", "pending")
             send_notification(svc, note.id)
