@@ -143,6 +143,16 @@ def test_an_older_database_layout_is_refused(tmp_path, database, capsys):
         engine.dispose()
 
 
+def test_an_unreachable_database_is_one_line_after_its_wait(tmp_path):
+    """A database server that does not answer is waited for (`retry_s`), then refused in one line,
+    its password redacted."""
+    pytest.importorskip("psycopg")
+    url = f"postgresql://brushwork:s3cret@127.0.0.1:{free_port()}/brushwork"
+    with pytest.raises(InputError, match=r"^cannot open the job database postgresql://brushwork:\*\*\*@") as e:
+        Database(url, retry_s=0.3)
+    assert "s3cret" not in str(e.value) and "\n" not in str(e.value)
+
+
 def test_health_names_the_backends_without_passwords(tmp_path, backend):
     cfg = config(tmp_path, **backend)
     app = create_app(cfg, sweeper=False)

@@ -239,6 +239,7 @@ class Database:
             raise
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
+    @_reconnecting      # a server that is still starting (or restarting) is waited for here too
     def _prepare_schema(self) -> None:
         """Create the tables a database lacks (a new one, or one from before a table was added);
         refuse one whose tables lack columns this version uses: an older layout, which this
