@@ -18,7 +18,7 @@ every benchmark client comes from 127.0.0.1 and so counts as one client. Then:
 3. meanwhile `--pollers` threads poll GET /api/jobs/{id} (Bearer token) over the submitted jobs,
    round-robin, `--poll-interval` s apart each, until every job has finished; every status
    request's latency is recorded (client side: send to body read);
-4. checks, from the service's own database (read-only, after the server has stopped):
+4. checks, from the service's own database (after the server has stopped):
    every job reached `done`, each was claimed once (`attempts == 1`), `--jobs` distinct ids came
    back, every result is 512 px on its long side and its PNG exists.
 
@@ -27,7 +27,12 @@ worker wrote it (same machine, same clock).
 
     .venv/bin/python bench/service_load.py                 # 100 jobs, 10 clients, 8 pollers: a few minutes on 2 cores
     .venv/bin/python bench/service_load.py --jobs 20 --clients 4
-Results: bench/results/<timestamp>-service/{results.json,table.md,server.log}.
+    .venv/bin/python bench/service_load.py --backends sqlite+sqlite,postgres+redis,postgres+rabbitmq
+
+`--backends` runs the same load once per job database + broker pair, one after another, each on a
+fresh service (`serve --db URL --broker URL`); PostgreSQL, Redis and RabbitMQ are throw-away local
+servers (tests/servers.py), and the table puts the pairs side by side.
+Results: bench/results/<timestamp>-service/{results.json,table.md,<pair>/server.log}.
 """
 from __future__ import annotations
 
