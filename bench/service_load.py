@@ -205,7 +205,8 @@ def run(a: argparse.Namespace, photo: bytes, photo_desc: str, extra: dict[str, s
            "PYTHONUNBUFFERED": "1"}
     env.update(extra)
     cmd = [sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data-dir", str(tmp / "data"),
-           "--workers", "1", "-q", *(["--db", db_url] if db_url else []), *(["--broker", broker_url] if broker_url else [])]
+           "--workers", "1", "-q", *(["--db", db_url] if db_url else []),
+           *(["--broker", broker_url] if broker_url else [])]
     log_path = out_dir / "server.log"
     load1_before = os.getloadavg()
     print(f"serving {base} (data in {tmp}); log {log_path}", flush=True)
@@ -282,7 +283,8 @@ def run(a: argparse.Namespace, photo: bytes, photo_desc: str, extra: dict[str, s
     sub_ms = [x * 1000 for x in load.submit_lat]
 
     res = {
-        "date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
         "server_command": " ".join(cmd[1:]), "database": db_url or "sqlite (built-in)",
         "broker": broker_url or "sqlite (built-in)",
         "env": {"BRUSHWORK_RATE_SUBMIT": env["BRUSHWORK_RATE_SUBMIT"],
@@ -353,9 +355,8 @@ def table(a: argparse.Namespace, photo_desc: str, runs: dict[str, dict]) -> str:
         row("status latency p50 / p95 / p99 / max (ms)",
             lambda r: f"{r['status_ms']['p50']:.1f} / **{r['status_ms']['p95']:.1f}** / "
                       f"{r['status_ms']['p99']:.1f} / {r['status_ms']['max']:.0f}"),
-        row("… after the submissions (draining)",
-            lambda r: f"{r['status_ms_after_submissions']['p50']:.1f} / {r['status_ms_after_submissions']['p95']:.1f}"
-                      f" / {r['status_ms_after_submissions']['p99']:.1f} / {r['status_ms_after_submissions']['max']:.0f}"),
+        row("… after the submissions (draining)", lambda r: " / ".join(
+            f"{r['status_ms_after_submissions'][k]:.{0 if k == 'max' else 1}f}" for k in ("p50", "p95", "p99", "max"))),
         row("load average (1 min) before / max during",
             lambda r: f"{r['loadavg_before_1min']:.2f} / {r['loadavg_during_max']:.2f}"),
     ]) + "\n"

@@ -254,7 +254,8 @@ class Database:
             if lacking:
                 more = f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
                 raise InputError(f"the job database {redact(self.url)} has an older layout (no column "
-                                 f"{', '.join(lacking[:3])}{more}) than this brushwork uses: give --db a new database, or move the old one aside")
+                                 f"{', '.join(lacking[:3])}{more}) than this brushwork uses: give --db a new "
+                                 "database, or move the old one aside")
             Base.metadata.create_all(conn)
 
     @contextmanager
