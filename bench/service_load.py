@@ -18,7 +18,7 @@ every benchmark client comes from 127.0.0.1 and so counts as one client. Then:
 3. meanwhile `--pollers` threads poll GET /api/jobs/{id} (Bearer token) over the submitted jobs,
    round-robin, `--poll-interval` s apart each, until every job has finished; every status
    request's latency is recorded (client side: send to body read);
-4. checks, from the service's own database (read-only, after the server has stopped):
+4. checks, from the service's own database (after the server has stopped):
    every job reached `done`, each was claimed once (`attempts == 1`), `--jobs` distinct ids came
    back, every result is 512 px on its long side and its PNG exists.
 
@@ -27,13 +27,17 @@ worker wrote it (same machine, same clock).
 
     .venv/bin/python bench/service_load.py                 # 100 jobs, 10 clients, 8 pollers: a few minutes on 2 cores
     .venv/bin/python bench/service_load.py --jobs 20 --clients 4
+    .venv/bin/python bench/service_load.py --backends sqlite+sqlite,postgres+redis,postgres+rabbitmq
     .venv/bin/python bench/service_load.py --streams 100   # the same with 100 open event streams
 
+`--backends` runs the same load once per job database + broker pair, one after another, each on a
+fresh service (`serve --db URL --broker URL`); PostgreSQL, Redis and RabbitMQ are throw-away local
+servers (tests/servers.py), and the table puts the pairs side by side.
 With `--streams N`, N more threads each keep an event stream (GET /api/jobs/{id}/events) open on
 an unfinished job, opening another when it ends, until every job has finished; each sends its own
 X-Forwarded-For and the server trusts one proxy (BRUSHWORK_TRUST_FORWARDED=1), so each is its own
 client under the default caps (4 streams per client, 200 in all per web process).
-Results: bench/results/<timestamp>-service/{results.json,table.md,server.log}.
+Results: bench/results/<timestamp>-service/{results.json,table.md,<pair>/server.log}.
 """
 from __future__ import annotations
 
@@ -45,7 +49,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -249,25 +252,10 @@ def wait_job(base: str, job: dict, timeout: float = 300) -> str:
     raise TimeoutError("the warm-up job did not finish")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--jobs", type=int, default=100)
-    ap.add_argument("--clients", type=int, default=10, help="concurrent submitting clients")
-    ap.add_argument("--pollers", type=int, default=8, help="concurrent clients polling job status")
-    ap.add_argument("--poll-interval", type=float, default=0.1, help="pause between one poller's requests (s)")
-    ap.add_argument("--size", type=int, default=512, help="photo and output long side (px)")
-    ap.add_argument("--preset", default="7")
-    ap.add_argument("--timeout", type=float, default=1200, help="give up after this long (s)")
-    ap.add_argument("--env", action="append", default=[], metavar="BRUSHWORK_X=V",
-                    help="another service setting for the server (repeatable), e.g. BRUSHWORK_POLL_INTERVAL_S=0.05")
-    ap.add_argument("--streams", type=int, default=0,
-                    help="event streams (SSE) kept open during the run, each from its own client")
-    ap.add_argument("--keep", action="store_true", help="keep the service's data directory")
-    a = ap.parse_args(argv)
-
-    out_dir = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-service")
-    out_dir.mkdir(parents=True)
-    photo, photo_desc = photo_bytes(a.size)
+def run(a: argparse.Namespace, photo: bytes, photo_desc: str, extra: dict[str, str], out_dir: Path,
+        db_url: str | None = None, broker_url: str | None = None) -> dict:
+    """One load run against a fresh service on the given job database and broker (None: the
+    built-in SQLite ones in its data directory); the measures as a dict."""
     tmp = Path(tempfile.mkdtemp(prefix="brushwork-bench-service-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -275,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
            "PYTHONUNBUFFERED": "1"}
     if a.streams:   # every streamer is its own client, behind one (trusted) proxy: the benchmark
         env["BRUSHWORK_TRUST_FORWARDED"] = "1"
-    extra = dict(kv.split("=", 1) for kv in a.env)
     env.update(extra)
     cmd = [sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data-dir", str(tmp / "data"),
-           "--workers", "1", "-q"]
+           "--workers", "1", "-q", *(["--db", db_url] if db_url else []),
+           *(["--broker", broker_url] if broker_url else [])]
     log_path = out_dir / "server.log"
     load1_before = os.getloadavg()
     print(f"serving {base} (data in {tmp}); log {log_path}", flush=True)
@@ -331,10 +319,14 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait()
 
     # --- what the service's own database says ---------------------------------------------------
-    db = sqlite3.connect(f"file:{tmp / 'data' / 'brushwork.sqlite'}?mode=ro", uri=True)
-    rows = {r[0]: r[1:] for r in db.execute(
-        "SELECT id, state, attempts, started_at, finished_at, result, result_width, result_height FROM jobs")}
-    db.close()
+    from sqlalchemy import create_engine, text
+
+    from brushwork.service.db import driver_url
+    engine = create_engine(driver_url(db_url or f"sqlite:///{tmp / 'data' / 'brushwork.sqlite'}"))
+    with engine.connect() as db:
+        rows = {r[0]: tuple(r[1:]) for r in db.execute(text(
+            "SELECT id, state, attempts, started_at, finished_at, result, result_width, result_height FROM jobs"))}
+    engine.dispose()
     ids = [j["id"] for j in load.jobs]
     mine = {i: rows.get(i) for i in ids}
     lost = [i for i, r in mine.items() if r is None or r[0] != "done"]
@@ -355,11 +347,13 @@ def main(argv: list[str] | None = None) -> int:
     opened = [n for t, n in load.open_samples if t0 <= t <= t_end]
 
     res = {
-        "date": datetime.now().isoformat(timespec="seconds"), "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
-        "server_command": " ".join(cmd[1:]), "env": {"BRUSHWORK_RATE_SUBMIT": env["BRUSHWORK_RATE_SUBMIT"],
-                                                     "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"],
-                                                     **({"BRUSHWORK_TRUST_FORWARDED": "1"} if a.streams else {}),
-                                                     **extra},
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(["bench/service_load.py", *sys.argv[1:]]),
+        "server_command": " ".join(cmd[1:]), "database": db_url or "sqlite (built-in)",
+        "broker": broker_url or "sqlite (built-in)",
+        "env": {"BRUSHWORK_RATE_SUBMIT": env["BRUSHWORK_RATE_SUBMIT"],
+                "BRUSHWORK_RATE_REQUESTS": env["BRUSHWORK_RATE_REQUESTS"],
+                **({"BRUSHWORK_TRUST_FORWARDED": "1"} if a.streams else {}), **extra},
         "photo": photo_desc, "preset": a.preset, "jobs": a.jobs, "clients": a.clients, "pollers": a.pollers,
         "poll_interval_s": a.poll_interval, "cpus": os.cpu_count(),
         "loadavg_before": load1_before, "loadavg_during_max": max(load_samples), "loadavg_after": os.getloadavg(),
@@ -379,11 +373,6 @@ def main(argv: list[str] | None = None) -> int:
         "status_ms_after_submissions": {"n": len(drain), "p50": pct(drain, 50), "p95": pct(drain, 95),
                                         "p99": pct(drain, 99), "max": max(drain, default=float("nan"))},
     }
-    res["streams"] = {"wanted": a.streams, "refused": load.streams_refused, "events": load.stream_events,
-                      "open_median": statistics.median(opened) if opened else 0, "open_max": max(opened, default=0),
-                      "share_of_time_all_open": sum(n >= a.streams for n in opened) / len(opened) if opened else 0,
-                      "status_ms_all_open": {"n": len(full), "p50": pct(full, 50), "p95": pct(full, 95),
-                                             "p99": pct(full, 99)}}
     # per job, seconds from the first submission: submitted, claimed (started), finished
     res["timeline"] = sorted([round(j["submitted"] - first_submit, 3),
                               *(round(x - first_submit, 3) if x else None for x in (mine[j["id"]] or (0,) * 4)[2:4])]
@@ -395,44 +384,123 @@ def main(argv: list[str] | None = None) -> int:
     res["ok"] = (not lost and not twice and len(set(ids)) == a.jobs and n_done == a.jobs and sizes_ok
                  and files_ok and bad_status == 0)
     res["goal_status_p95_lt_50ms"] = res["status_ms"]["p95"] < 50
-
-    s, d = res["status_ms"], res["status_ms_after_submissions"]
-    table = "\n".join([
-        "| measure | value |", "|---|---|",
-        f"| jobs (fast preset {a.preset}, {photo_desc}) | {a.jobs} from {a.clients} clients |",
-        f"| done / distinct ids / ran exactly once | {n_done} / {len(set(ids))} / "
-        f"{sum(1 for n in runs.values() if n == 1)} |",
-        f"| lost / duplicated | {len(lost)} / {len(twice)} |",
-        f"| submissions took | {res['submit_s']:.1f} s (p50 {res['submit_ms']['p50']:.0f} ms, "
-        f"p95 {res['submit_ms']['p95']:.0f} ms each; {load.retries_429} × 429) |",
-        f"| first submission to last finish | {span:.1f} s |",
-        f"| **jobs per minute, one worker** | **{res['jobs_per_minute']:.1f}** |",
-        f"| one job's run (claim to done), median | {res['run_s_median']:.2f} s |",
-        f"| status requests ({a.pollers} pollers) | {len(lat_ms)} ({res['status_rps']:.0f}/s), {bad_status} not 200 |",
-        f"| status latency p50 / p95 / p99 / max | {s['p50']:.1f} / **{s['p95']:.1f}** / {s['p99']:.1f} / "
-        f"{s['max']:.0f} ms |",
-        f"| … after the submissions (queue draining) | {d['p50']:.1f} / {d['p95']:.1f} / {d['p99']:.1f} / "
-        f"{d['max']:.0f} ms ({d['n']} requests) |",
-        f"| load average (1 min) before / max during | {load1_before[0]:.2f} / {max(load_samples):.2f} |",
-    ] + ([
-        f"| open event streams: wanted / median / max (refused) | {a.streams} / {res['streams']['open_median']:.0f} / "
-        f"{res['streams']['open_max']} ({load.streams_refused}) |",
-        f"| status latency p50 / p95 / p99 while all {a.streams} streams were open | "
-        f"{pct(full, 50):.1f} / **{pct(full, 95):.1f}** / {pct(full, 99):.1f} ms ({len(full)} requests) |",
-    ] if a.streams else [])) + "\n"
-    (out_dir / "results.json").write_text(json.dumps(res, indent=1))
-    (out_dir / "table.md").write_text(table)
-    print()
-    print(table)
-    print(f"none lost, none duplicated: {'yes' if res['ok'] else 'NO'}; status p95 < 50 ms: "
-          f"{'met' if res['goal_status_p95_lt_50ms'] else 'NOT met'}")
-    print(f"results: {out_dir}")
+    res["loadavg_before_1min"] = load1_before[0]
+    res["streams"] = {"wanted": a.streams, "refused": load.streams_refused, "events": load.stream_events,
+                      "open_median": statistics.median(opened) if opened else 0, "open_max": max(opened, default=0),
+                      "share_of_time_all_open": sum(n >= a.streams for n in opened) / len(opened) if opened else 0,
+                      "status_ms_all_open": {"n": len(full), "p50": pct(full, 50), "p95": pct(full, 95),
+                                             "p99": pct(full, 99)}}
     if res["ok"] and not a.keep:
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f"kept the service's data for inspection: {tmp}")
-    return 0 if res["ok"] else 1
+    return res
+
+
+PAIRS = {"sqlite+sqlite": ("sqlite", "sqlite"), "postgres+redis": ("postgres", "redis"),
+         "postgres+rabbitmq": ("postgres", "rabbitmq")}
+
+
+def table(a: argparse.Namespace, photo_desc: str, runs: dict[str, dict]) -> str:
+    """The measures of every run, one column per backend pair."""
+    def row(name: str, cell) -> str:
+        return f"| {name} | " + " | ".join(cell(r) for r in runs.values()) + " |"
+    return "\n".join([
+        "| measure | " + " | ".join(f"{k.split('+')[0]} + {k.split('+')[1]} broker" for k in runs) + " |",
+        "|---|" + "---|" * len(runs),
+        row(f"jobs (fast preset {a.preset}, {photo_desc})", lambda r: f"{a.jobs} from {a.clients} clients"),
+        row("done / distinct ids / ran exactly once",
+            lambda r: f"{r['done']} / {r['distinct_ids']} / {r['submitted'] - len(r['ran_more_than_once'])}"),
+        row("lost / duplicated", lambda r: f"{len(r['lost'])} / {len(r['ran_more_than_once'])}"),
+        row("submissions took", lambda r: f"{r['submit_s']:.1f} s (p50 {r['submit_ms']['p50']:.0f} ms, "
+                                          f"p95 {r['submit_ms']['p95']:.0f} ms; {r['retries_429']} × 429)"),
+        row("first submission to last finish", lambda r: f"{r['first_submit_to_last_finish_s']:.1f} s"),
+        row("**jobs per minute, one worker**", lambda r: f"**{r['jobs_per_minute']:.1f}**"),
+        row("one job's run (claim to done), median", lambda r: f"{r['run_s_median']:.2f} s"),
+        row("worker idle between jobs, median", lambda r: f"{r['idle_between_jobs_s']['median']:.2f} s"),
+        row(f"status requests ({a.pollers} pollers)",
+            lambda r: f"{r['status_requests']} ({r['status_rps']:.0f}/s), {r['status_non_200']} not 200"),
+        row("status latency p50 / p95 / p99 / max (ms)",
+            lambda r: f"{r['status_ms']['p50']:.1f} / **{r['status_ms']['p95']:.1f}** / "
+                      f"{r['status_ms']['p99']:.1f} / {r['status_ms']['max']:.0f}"),
+        row("… after the submissions (draining)", lambda r: " / ".join(
+            f"{r['status_ms_after_submissions'][k]:.{0 if k == 'max' else 1}f}" for k in ("p50", "p95", "p99", "max"))),
+        row("load average (1 min) before / max during",
+            lambda r: f"{r['loadavg_before_1min']:.2f} / {r['loadavg_during_max']:.2f}"),
+    ] + ([
+        row("open event streams: wanted / median / max (refused)",
+            lambda r: f"{a.streams} / {r['streams']['open_median']:.0f} / {r['streams']['open_max']} "
+                      f"({r['streams']['refused']})"),
+        row(f"status latency p50 / p95 / p99 while all {a.streams} streams were open (ms)",
+            lambda r: " / ".join(f"{r['streams']['status_ms_all_open'][k]:.1f}" for k in ("p50", "p95", "p99"))
+                      + f" ({r['streams']['status_ms_all_open']['n']} requests)"),
+    ] if a.streams else [])) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=10, help="concurrent submitting clients")
+    ap.add_argument("--pollers", type=int, default=8, help="concurrent clients polling job status")
+    ap.add_argument("--poll-interval", type=float, default=0.1, help="pause between one poller's requests (s)")
+    ap.add_argument("--size", type=int, default=512, help="photo and output long side (px)")
+    ap.add_argument("--preset", default="7")
+    ap.add_argument("--timeout", type=float, default=1200, help="give up after this long (s)")
+    ap.add_argument("--backends", default="sqlite+sqlite", metavar="DB+BROKER,...",
+                    help=f"job database + broker pairs, run one after another: {', '.join(PAIRS)} "
+                    "(PostgreSQL, Redis and RabbitMQ are throw-away local servers, tests/servers.py)")
+    ap.add_argument("--env", action="append", default=[], metavar="BRUSHWORK_X=V",
+                    help="another service setting for the server (repeatable), e.g. BRUSHWORK_POLL_INTERVAL_S=0.05")
+    ap.add_argument("--streams", type=int, default=0,
+                    help="event streams (SSE) kept open during the run, each from its own client")
+    ap.add_argument("--keep", action="store_true", help="keep the service's data directory")
+    a = ap.parse_args(argv)
+    pairs = [p.strip() for p in a.backends.split(",") if p.strip()]
+    unknown = [p for p in pairs if p not in PAIRS]
+    if unknown:
+        ap.error(f"unknown backend pair {unknown[0]!r}: choose from {', '.join(PAIRS)}")
+
+    out_dir = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-service")
+    out_dir.mkdir(parents=True)
+    photo, photo_desc = photo_bytes(a.size)
+    extra = dict(kv.split("=", 1) for kv in a.env)
+    sys.path.insert(0, str(REPO / "tests"))
+    import servers as local            # the tests' throw-away servers
+    from service_util import broker_url, database_url
+    started: dict[str, object] = {}
+
+    def server(kind: str):
+        if kind not in started:
+            why = local.missing(kind)
+            if why:
+                raise SystemExit(f"cannot run {kind}: {why}")
+            print(f"starting a throw-away {kind} server", flush=True)
+            started[kind] = local.START[kind]()
+        return started[kind]
+
+    runs: dict[str, dict] = {}
+    try:
+        for pair in pairs:
+            db, broker = PAIRS[pair]
+            print(f"=== {pair} ===", flush=True)
+            pair_dir = out_dir / pair
+            pair_dir.mkdir()
+            runs[pair] = run(a, photo, photo_desc, extra, pair_dir, database_url(server, db),
+                             broker_url(server, broker))
+    finally:
+        for s in started.values():
+            s.close()
+    text = table(a, photo_desc, runs)
+    (out_dir / "results.json").write_text(json.dumps(runs, indent=1))
+    (out_dir / "table.md").write_text(text)
+    print()
+    print(text)
+    for pair, r in runs.items():
+        print(f"{pair}: none lost, none duplicated: {'yes' if r['ok'] else 'NO'}; status p95 < 50 ms: "
+              f"{'met' if r['goal_status_p95_lt_50ms'] else 'NOT met'}")
+    print(f"results: {out_dir}")
+    return 0 if all(r["ok"] for r in runs.values()) else 1
 
 
 if __name__ == "__main__":

@@ -98,27 +98,6 @@ class Job:
             return None
 
 
-@contextlib.contextmanager
-def redis_server(folder: Path):
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
-    try:
-        import redis
-        wait(lambda: _ping(redis.Redis(port=port)), 10)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _ping(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:
-        return False
-
-
 def stop(proc: subprocess.Popen | None, sig: int = signal.SIGKILL) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -214,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layouts", default="same,two")
     ap.add_argument("--kills", default="pool,node")
     a = ap.parse_args(argv)
+    sys.path.insert(0, str(REPO / "tests"))
+    import servers as local
     codes = [tuple(c.split("=", 1)) for c in a.code] or [("after", str(REPO))]
     brokers = [b for b in a.brokers.split(",") if b]
     if "redis" in brokers and shutil.which("redis-server") is None:
@@ -229,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
                 for layout in a.layouts.split(","):
                     for kill in a.kills.split(","):
                         with contextlib.ExitStack() as stack:
-                            url = stack.enter_context(redis_server(Path(tempfile.mkdtemp()))) if broker == "redis" \
-                                else None
+                            url = None
+                            if broker == "redis":
+                                server = local.Redis()      # the tests' throw-away server
+                                stack.callback(server.close)
+                                url = server.url()
                             t = time.time()
                             try:
                                 r = one(Path(code).resolve(), url, layout, kill, log)

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny images that installed packages ship or that we make."""
+"""Shared fixtures: tiny images that installed packages ship or that we make; the service's
+backends (every broker x database pair that can run here)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import torch
 from skimage import data
 
 from brushwork.image import array_to_tensor, resize
+from service_util import broker_url, database_url
 
 
 def small(a: np.ndarray, side: int) -> torch.Tensor:
@@ -38,3 +40,53 @@ def dots() -> torch.Tensor:
     on = ((xx % 8 - 4) ** 2 + (yy % 8 - 4) ** 2) < 6
     rgb = np.where(on[..., None], [0.95, 0.9, 0.2], [0.05, 0.3, 0.1]).astype(np.float32)
     return torch.from_numpy(rgb).permute(2, 0, 1)[None]
+
+
+# --- the service's backends: every broker x database pair that can run here ------------------------
+
+BROKERS = ("sqlite", "redis", "rabbitmq")      # sqlite: the built-in broker (kombu's SQL transport)
+DATABASES = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def servers():
+    """`servers(kind)`: a throw-away local server (tests/servers.py), started on first use and
+    shared by the session; the test is skipped, with the reason, where one cannot run."""
+    import servers as local
+    started: dict[str, object] = {}
+
+    def get(kind: str):
+        why = local.missing(kind)
+        if why:
+            pytest.skip(why)
+        if kind not in started:
+            try:
+                started[kind] = local.START[kind]()
+            except Exception as e:  # installed but cannot run here: say why, once per session
+                started[kind] = e
+        if isinstance(started[kind], Exception):
+            pytest.skip(f"{kind} could not be started here: {started[kind]}")
+        return started[kind]
+    yield get
+    for server in started.values():
+        if not isinstance(server, Exception):
+            server.close()
+
+
+@pytest.fixture(params=BROKERS)
+def broker(request, servers) -> str | None:
+    """Each broker: its URL for ServiceConfig.broker_url."""
+    return broker_url(servers, request.param)
+
+
+@pytest.fixture(params=DATABASES)
+def database(request, servers) -> str | None:
+    """Each job database: its URL for ServiceConfig.db_url."""
+    return database_url(servers, request.param)
+
+
+@pytest.fixture(params=[(b, d) for d in DATABASES for b in BROKERS], ids=lambda p: f"{p[0]}-broker+{p[1]}-db")
+def backend(request, servers) -> dict:
+    """Each broker x database pair: ServiceConfig fields, `config(tmp_path, **backend)`."""
+    broker, db = request.param
+    return {"broker_url": broker_url(servers, broker), "db_url": database_url(servers, db)}

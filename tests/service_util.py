@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -65,31 +69,6 @@ def submit(client, photo: bytes | None = None, files: dict | None = None, **fiel
     return client.post("/api/jobs", files=files, data={k: v for k, v in data.items() if v is not False})
 
 
-@contextlib.contextmanager
-def redis_server(folder: Path):
-    """A private redis-server on a free port (no persistence); yields its URL."""
-    import subprocess
-
-    import redis
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port)
-        wait_for(lambda: _ping(client), 10)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _ping(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:
-        return False
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -110,3 +89,58 @@ def live_server(app):
     finally:
         server.should_exit = True
         t.join(10)
+
+
+def worker_process(cfg: ServiceConfig, queues: str = "slow", *extra: str) -> subprocess.Popen:
+    """A `brushwork worker` node in its own process group, its settings from `cfg`'s environment."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRUSHWORK_")}, **cfg.to_env()}
+    return subprocess.Popen([sys.executable, "-m", "brushwork", "worker", "--queues", queues, "--concurrency", "1",
+                             "-q", *extra], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill a worker node and its pool processes at once, as if its machine died."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(30)
+
+
+def stop_node(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """A warm shutdown: SIGTERM to the node alone (it stops its pool processes; signalling those
+    too can leave the pool's queue locked, and the node waiting on it for good)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+
+
+def database_url(servers, kind: str) -> str | None:
+    """A new, empty database of `kind` (None: SQLite in the test's data directory, the default)."""
+    return None if kind == "sqlite" else servers("postgres").new_database()
+
+
+def broker_url(servers, kind: str) -> str | None:
+    """An empty broker of `kind` (None: the built-in SQLite broker in the test's data directory)."""
+    if kind == "sqlite":
+        return None
+    from kombu import Connection
+
+    from brushwork.service.queue import QUEUES
+    url = servers(kind).url()
+    with Connection(url) as conn:           # what an earlier test left in the queues
+        for queue in QUEUES:
+            channel = conn.channel()
+            try:
+                channel.queue_purge(queue)
+            except Exception:               # not declared yet (RabbitMQ closes the channel)
+                pass
+            finally:
+                try:
+                    channel.close()
+                except Exception:
+                    pass
+    return url

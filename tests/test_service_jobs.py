@@ -1,5 +1,6 @@
-"""Jobs without a worker running all along: tokens, cancelling, and a server restart (each test
-starts its own in-process worker where it needs one: Celery's worker state is per process)."""
+"""Jobs without a worker running all along: tokens, cancelling (on every broker x database pair,
+the `backend` fixture), expiry (each test starts its own in-process worker where it needs one:
+Celery's worker state is per process). A web server restart: test_service_backends.py."""
 from __future__ import annotations
 
 import pytest
@@ -34,26 +35,8 @@ def test_tokens_are_enforced(client):
     assert r.status_code == 409 and "the job is queued" in r.json()["detail"]
 
 
-def test_restart_loses_no_job(tmp_path):
-    cfg = config(tmp_path)
-    first = create_app(cfg, sweeper=False)
-    with TestClient(first) as c:
-        job = submit(c).json()
-    first.state.service.close()
-    second = create_app(config(tmp_path), sweeper=False)   # a new server on the same data dir
-    try:
-        with TestClient(second) as c:
-            s = c.get(f"/api/jobs/{job['id']}", params={"token": job["token"]}).json()
-            assert s["state"] == "queued"
-            with worker(second.state.service):               # the broker kept the message too
-                s = wait_state(c, job["id"], job["token"])
-            assert s["state"] == "done"
-    finally:
-        second.state.service.close()
-
-
-def test_cancel_a_queued_job(tmp_path):
-    app = create_app(config(tmp_path), sweeper=False)
+def test_cancel_a_queued_job(tmp_path, backend):
+    app = create_app(config(tmp_path, **backend), sweeper=False)
     client = TestClient(app)
     job = submit(client).json()
     r = client.post(f"/api/jobs/{job['id']}/cancel", json={}, headers={"Authorization": f"Bearer {job['token']}"})

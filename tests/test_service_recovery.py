@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -22,21 +21,17 @@ from fastapi.testclient import TestClient
 
 from brushwork.service import holders
 from brushwork.service.app import create_app
-from service_util import config, png_bytes, redis_server, submit, wait_for, wait_state
+from service_util import broker_url as empty_broker
+from service_util import config, png_bytes, submit, wait_for, wait_state
 
 pytestmark = pytest.mark.slow
 BOUND_S = 30.0     # twice the goal (15 s), for slow machines; the lease (600 s) cannot be what recovers
 
 
-@pytest.fixture(params=["builtin", "redis"])
-def broker_url(request, tmp_path):
-    if request.param == "builtin":
-        yield None
-        return
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    with redis_server(tmp_path) as url:
-        yield url
+@pytest.fixture(params=["sqlite", "redis"])
+def broker_url(request, servers):
+    """The built-in broker (None) and an empty Redis (tests/servers.py; skipped where it cannot run)."""
+    return empty_broker(servers, request.param)
 
 
 def _node(cfg, machine: str, queues: str = "slow") -> subprocess.Popen:

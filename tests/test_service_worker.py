@@ -1,5 +1,5 @@
-"""Workers that die: claims and leases (fast, in-process), and real worker processes killed in
-the middle of a job (slow: marked)."""
+"""Workers that die: claims and leases (fast, in-process; on each job database, the `database`
+fixture), and real worker processes killed in the middle of a job (slow: marked)."""
 from __future__ import annotations
 
 import os
@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from brushwork.service.app import create_app
 from brushwork.service.jobs import Service
 from brushwork.service.sweeper import sweep
-from service_util import config, png_bytes, submit, wait_for, wait_state
+from service_util import config, kill_group, png_bytes, submit, wait_for, wait_state, worker_process
 
 
-def test_claims_and_leases(tmp_path):
-    app = create_app(config(tmp_path, lease_s=0.3, max_attempts=2), sweeper=False)
+def test_claims_and_leases(tmp_path, database):
+    app = create_app(config(tmp_path, db_url=database, lease_s=0.3, max_attempts=2), sweeper=False)
     svc: Service = app.state.service
     sent = []
     svc.dispatch = lambda job_id, queue: sent.append(job_id) or svc.db.update(job_id, dispatched=True)
@@ -82,11 +82,11 @@ def _dead_holder() -> str:
     return f"slow@test on {MACHINE} pid {proc.pid}"
 
 
-def test_a_job_whose_process_is_gone_is_taken_at_once(tmp_path):
+def test_a_job_whose_process_is_gone_is_taken_at_once(tmp_path, database):
     """Its lease is still live for a minute, but its holder's process on this machine has exited:
     the next worker given the job takes it, and the sweeper re-queues it, without waiting."""
     from brushwork.service.jobs import run_job
-    app = create_app(config(tmp_path, lease_s=60.0), sweeper=False)
+    app = create_app(config(tmp_path, db_url=database, lease_s=60.0), sweeper=False)
     svc: Service = app.state.service
     svc.dispatch = lambda job_id, queue: svc.db.update(job_id, dispatched=True)
     client = TestClient(app)
@@ -102,11 +102,11 @@ def test_a_job_whose_process_is_gone_is_taken_at_once(tmp_path):
     svc.close()
 
 
-def test_interrupted_jobs_go_first(tmp_path):
+def test_interrupted_jobs_go_first(tmp_path, database):
     """A re-queued job's message waits behind newer ones; the worker given any job of that queue
     runs the interrupted one first."""
     from brushwork.service.jobs import run_job
-    app = create_app(config(tmp_path), sweeper=False)
+    app = create_app(config(tmp_path, db_url=database), sweeper=False)
     svc: Service = app.state.service
     svc.dispatch = lambda job_id, queue: svc.db.update(job_id, dispatched=True)
     client = TestClient(app)
@@ -120,21 +120,6 @@ def test_interrupted_jobs_go_first(tmp_path):
     assert rows[first].finished_at <= rows[third].started_at
     assert rows[second].state == "queued"                     # not interrupted: it waits its turn
     svc.close()
-
-
-def _start_worker(cfg, queues: str = "slow") -> subprocess.Popen:
-    env = {**os.environ, **cfg.to_env()}
-    return subprocess.Popen([sys.executable, "-m", "brushwork", "worker", "--queues", queues, "--concurrency", "1",
-                             "-q"], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(10)
 
 
 def _parent(pid: int) -> int:
@@ -170,7 +155,7 @@ def test_killed_workers_lose_no_job(tmp_path):
     # the default lease (a minute): a job must run again because its process is known to be gone
     cfg = config(tmp_path, lease_s=60.0, sweep_every_s=0.3, best_steps=12)
     app = create_app(cfg)
-    nodes = [_start_worker(cfg), _start_worker(cfg)]
+    nodes = [worker_process(cfg), worker_process(cfg)]
     try:
         with TestClient(app) as client:
             files = {"photo": ("p.png", png_bytes(96, 64), "image/png"),
@@ -198,7 +183,7 @@ def test_killed_workers_lose_no_job(tmp_path):
                 row = wait_for(lambda: run_or_end(row.attempts + 1), 30) if interruptions else db.get(job["id"])
             if not row.finished:
                 node = next(n for n in nodes if n.pid == _parent(_holder(row)))
-                _kill_group(node)                                    # now the whole node running it dies
+                kill_group(node)                                    # now the whole node running it dies
                 interruptions += interrupted(row, _holder(row))
             s = wait_state(client, job["id"], job["token"], timeout=90)
             assert s["state"] == "done", s
@@ -206,7 +191,7 @@ def test_killed_workers_lose_no_job(tmp_path):
             assert client.get(s["result"]["url"]).status_code == 200
     finally:
         for n in nodes:
-            _kill_group(n)
+            kill_group(n)
         app.state.service.close()
 
 

@@ -32,7 +32,7 @@ def run_serve(a: argparse.Namespace) -> int:
 def run_worker(a: argparse.Namespace) -> int:
     from ..service.run import worker
     queues = tuple(q.strip() for q in a.queues.split(",") if q.strip()) if a.queues else None
-    return worker(_config(a), queues, a.concurrency, a.pool, "WARNING" if a.quiet else "INFO")
+    return worker(_config(a), queues, a.concurrency, a.pool, "WARNING" if a.quiet else "INFO", a.health_port)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -42,8 +42,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="SQLAlchemy URL of the job database (default sqlite in the data dir; "
                    "e.g. postgresql+psycopg://user@host/brushwork)")
     p.add_argument("--broker", default=None, metavar="URL",
-                   help="the queue: redis://host:6379/0 for workers on several machines "
-                   "(default: an SQLite file in the data dir, no server)")
+                   help="the queue: redis://host:6379/0 or amqp://user:pass@host:5672// (RabbitMQ) for workers "
+                   "on several machines (default: an SQLite file in the data dir, no server)")
     options.quiet(p, "less logging")
 
 
@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
 
     wk = sub.add_parser("worker", help="run jobs from the queue (more machines: same --broker, --db and data dir)",
                         description="Take jobs from the queue and run them. Workers on other machines need the same "
-                        "--broker (Redis), --db (e.g. PostgreSQL) and the data directory (a shared mount).",
+                        "--broker (Redis or RabbitMQ), --db (e.g. PostgreSQL) and the data directory (a shared mount).",
                         epilog="examples:\n  brushwork worker --broker redis://queue:6379/0 --db postgresql://... "
                         "--data-dir /mnt/brushwork\n  brushwork worker --queues slow --concurrency 2",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,5 +83,8 @@ def register(sub: Any) -> None:
                     help=f"processes per node (default {d(worker, 'concurrency')})")
     wk.add_argument("--pool", choices=("prefork", "threads", "solo"), default=d(worker, "pool"),
                     help="Celery pool (default prefork: a job that crashes its process is handed back)")
+    wk.add_argument("--health-port", type=int, default=d(worker, "health_port"), metavar="PORT",
+                    help="answer GET /health on this port: the node's broker and database and whether they "
+                    "answer (needs --queues; default 0: none)")
     _common(wk)
     wk.set_defaults(func=run_worker)

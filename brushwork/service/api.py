@@ -33,6 +33,7 @@ from starlette.background import BackgroundTask
 from ..errors import InputError
 from . import kinds, streams
 from .db import Job
+from .health import report
 from .jobs import Service, create_job, delete_job, links, parse_request, status
 from .kinds import JobKind
 from .messages import for_web
@@ -406,6 +407,14 @@ def list_presets() -> list[dict]:
     from ..feedforward import presets
     return [{"index": p.index, "name": p.name, "look": p.look, "thumbnail_url": f"/presets/{p.index}.jpg"}
             for p in presets()]
+
+
+@router.get("/health", summary="This node's database and broker (passwords redacted), and whether they answer",
+            responses={503: {"description": "the database or the broker does not answer"}})
+def health(request: Request) -> JSONResponse:
+    svc = svc_of(request)
+    body = report(svc.cfg, "web", svc.db.engine, svc.broker.app)
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
 
 def gallery_item(job: Job) -> dict:

@@ -161,3 +161,16 @@ def _parse(f: dataclasses.Field, text: str):
     if kind == "Path":
         return Path(text)
     return text
+
+
+def redact(url: str) -> str:
+    """`url` with its password (if any) shown as ***, for messages and the health endpoint."""
+    from urllib.parse import urlsplit, urlunsplit
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(unparsable URL)"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -5,9 +5,13 @@ message delivered twice runs the job once.
 """
 from __future__ import annotations
 
+import functools
+import logging
+import threading
 import time
+import types
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import (
@@ -24,11 +28,19 @@ from sqlalchemy import (
     desc,
     event,
     func,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from ..errors import InputError
+from .config import redact
+
+log = logging.getLogger("brushwork.service")
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
@@ -146,11 +158,68 @@ class Node(Base):
     last_seen: Mapped[float] = mapped_column(Float, index=True)
 
 
+def driver_url(url: str) -> str:
+    """`url` for create_engine: a plain postgresql:// (or postgres://) URL means psycopg (v3), the
+    driver `brushwork[postgres]` installs, unless only psycopg2 is there."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise InputError(f"{redact(url)!r} is not a database URL (e.g. postgresql://user@host/brushwork)") from None
+    if u.drivername in ("postgresql", "postgres"):
+        import importlib.util
+        v2_only = importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None
+        u = u.set(drivername="postgresql" if v2_only else "postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+RECONNECT_S = 30.0          # how long a call waits for a database server that went away (a restart)
+_SCHEMA_LOCK = 7_240_581    # PostgreSQL advisory lock: one process at a time checks and creates the tables
+_in_call = threading.local()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reconnecting(fn: F) -> F:
+    """Run a Database method again while its server cannot be reached, for up to `retry_s`. Each
+    method is one transaction: cut off before its commit, it changed nothing. (Cut off during its
+    commit, it may have committed; a claim or finish run again then finds the job changed and backs
+    off, as after a lost race, and the job's lease puts it right.) Only the outermost call retries."""
+    @functools.wraps(fn)
+    def call(self: "Database", *args: Any, **kw: Any) -> Any:
+        if self.retry_s <= 0 or getattr(_in_call, "active", False):
+            return fn(self, *args, **kw)
+        _in_call.active = True
+        try:
+            deadline, pause = time.monotonic() + self.retry_s, 0.1
+            while True:
+                try:
+                    return fn(self, *args, **kw)
+                except (OperationalError, InterfaceError) as e:
+                    if time.monotonic() + pause > deadline:
+                        raise
+                    log.warning("database unreachable in %s (%s); retrying", fn.__name__,
+                                str(e.orig or e).strip().splitlines()[0][:200])
+                    time.sleep(pause)
+                    pause = min(2.0, pause * 2)
+        finally:
+            _in_call.active = False
+    return call  # type: ignore[return-value]
+
+
+def _reconnecting_methods(cls: type) -> type:
+    for name, fn in list(vars(cls).items()):
+        if isinstance(fn, types.FunctionType) and not name.startswith("_") and name not in ("session", "close"):
+            setattr(cls, name, _reconnecting(fn))
+    return cls
+
+
+@_reconnecting_methods
 class Database:
     """An engine and a session factory. SQLite gets WAL and a busy timeout, so the web app and the
-    workers (separate processes) can write at the same time."""
+    workers (separate processes) can write at the same time. A server database (PostgreSQL) gets
+    pre-pinged pooled connections, and its calls wait out a server restart (`_reconnecting`).
+    Opening a database creates its missing tables and refuses one of an older layout."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, retry_s: float = RECONNECT_S):
         self.url = url
         kw: dict[str, Any] = {"future": True}
         sqlite = url.startswith("sqlite")
@@ -158,7 +227,12 @@ class Database:
             kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kw["pool_pre_ping"] = True
-        self.engine = create_engine(url, **kw)
+        self.retry_s = 0.0 if sqlite else retry_s     # SQLite: no server; its busy timeout waits out writers
+        try:
+            self.engine = create_engine(driver_url(url), **kw)
+        except ModuleNotFoundError as e:
+            raise InputError(f"no driver for the job database {redact(url)} ({e.name} is not installed; "
+                             "for PostgreSQL: pip install 'brushwork[postgres]')") from None
         if sqlite:
             @event.listens_for(self.engine, "connect")
             def _pragmas(conn, _record):  # noqa: ANN001
@@ -168,8 +242,35 @@ class Database:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
-        Base.metadata.create_all(self.engine)
+        try:
+            self._prepare_schema()
+        except (OperationalError, InterfaceError) as e:
+            self.engine.dispose()
+            raise InputError(f"cannot open the job database {redact(url)}: "
+                             f"{str(e.orig or e).strip().splitlines()[0][:200]}") from None
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @_reconnecting      # a server that is still starting (or restarting) is waited for here too
+    def _prepare_schema(self) -> None:
+        """Create the tables a database lacks (a new one, or one from before a table was added);
+        refuse one whose tables lack columns this version uses: an older layout, which this
+        version would fail on at its first query instead."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":      # processes starting together: one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            found = inspect(conn)
+            tables = set(found.get_table_names())
+            lacking = [f"{t.name}.{c.name}" for t in Base.metadata.sorted_tables if t.name in tables
+                       for c in t.columns if c.name not in {col["name"] for col in found.get_columns(t.name)}]
+            if lacking:
+                more = f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
+                raise InputError(f"the job database {redact(self.url)} has an older layout (no column "
+                                 f"{', '.join(lacking[:3])}{more}) than this brushwork uses: give --db a new "
+                                 "database, or move the old one aside")
+            Base.metadata.create_all(conn)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -13,6 +13,14 @@ Brokers:
   re-queues a job whose worker stopped renewing its lease.
 - `redis://host:6379/0` for many machines: unacked messages come back after the visibility
   timeout as well; the lease usually re-queues sooner, and the claim makes duplicates harmless.
+- `amqp://user:password@host:5672/vhost` (RabbitMQ) for many machines: a message a worker took
+  and had not acknowledged goes back to its queue the moment that worker's connection drops (a
+  killed node), so the next worker runs the job at once. RabbitMQ cancels a consumer that holds
+  a message longer than its `consumer_timeout` (30 min by default): raise it above the longest
+  job (README, "Run it on several machines"). Priorities are separate queues served by separate
+  nodes (fast jobs never wait behind slow ones); RabbitMQ orders messages only within a queue,
+  and within one an interrupted job already goes first (jobs.run_job), so no queue is declared
+  with `x-max-priority`.
 
 Tasks only carry job ids; the database says what to do. This module knows nothing of jobs:
 the composition root (app.py, run.py) hands `make_celery` a factory for the `Runner` whose

@@ -102,12 +102,16 @@ def serve(cfg: ServiceConfig, host: str = "127.0.0.1", port: int = 8000, workers
 
 
 def worker(cfg: ServiceConfig, queues: tuple[str, ...] | None = None, concurrency: int = 1,
-           pool: str = "prefork", loglevel: str = "INFO") -> int:
-    """Run worker nodes. Without `queues`: the same two nodes `serve` starts (as children)."""
+           pool: str = "prefork", loglevel: str = "INFO", health_port: int = 0) -> int:
+    """Run worker nodes. Without `queues`: the same two nodes `serve` starts (as children). With
+    `health_port`, the node answers GET /health there (health.py)."""
+    from ..errors import InputError
     cfg.prepare()
     # Celery warns a root worker about pickle; this app's queues accept JSON only (make_celery)
     from celery.exceptions import SecurityWarning
     warnings.filterwarnings("ignore", category=SecurityWarning)
+    if queues is None and health_port:
+        raise InputError("--health-port needs --queues: it belongs to one worker node")
     if queues is None:
         sup = Supervisor(cfg, concurrency=concurrency, pool=pool, quiet=loglevel.upper() == "WARNING").start()
         stop = threading.Event()
@@ -120,9 +124,12 @@ def worker(cfg: ServiceConfig, queues: tuple[str, ...] | None = None, concurrenc
     from .queue import QUEUES, make_celery, worker_argv
     unknown = [q for q in queues if q not in QUEUES]
     if unknown:
-        from ..errors import InputError
         raise InputError(f"unknown queue {unknown[0]!r}: the queues are {', '.join(QUEUES)}")
+    from .db import Database
+    Database(cfg.database_url).close()     # an unreachable or older-layout database: say so now, not per job
     app = make_celery(cfg, runner=lambda broker: Runner(cfg, broker))   # this process's composition root
+    if health_port:
+        _serve_health(cfg, app, queues, health_port)
     _stop_with_parent()
     beat = _node_beat(cfg, queues)
     try:
@@ -140,6 +147,18 @@ def _node_beat(cfg: ServiceConfig, queues: tuple[str, ...]):
     db = Database(cfg.database_url)
     os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
     return NodeBeat(db, f"{'+'.join(queues)}@{MACHINE}", cfg.node_beat_s).start()
+
+
+def _serve_health(cfg: ServiceConfig, app, queues: tuple[str, ...], port: int) -> None:
+    """GET /health on `port`, from this node's main process. Its probe engine keeps no pooled
+    connection, which the pool processes forked from this one would otherwise share."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from .db import driver_url
+    from .health import report, serve_health
+    engine = create_engine(driver_url(cfg.database_url), poolclass=NullPool)
+    serve_health(port, lambda: report(cfg, "worker", engine, app, queues))
 
 
 def _stop_with_parent() -> None:
