@@ -152,10 +152,11 @@ def resize_field(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def feathered(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Blending weights that fade in over `radius` px inside the mask's edge and are exactly 0
-    wherever the mask is 0."""
+    wherever the mask is 0. The ramp starts at about half strength on the edge's first pixel
+    inside: starting from 0 there would leave a rim of the old fabric's colour around the garment."""
     if radius < 1:
         return mask
-    inner = (2 * _smooth(mask, max(1, radius // 2)) - 1).clamp(0, 1)
+    inner = (2 * _smooth(mask, radius) - 0.5).clamp(0, 1)
     return torch.minimum(mask, inner) * (mask > 0)
 
 

@@ -65,6 +65,7 @@ COMMANDS = [
     (["train", "adain", "-o", "m.bw"], brushwork.train_adain, {}),
     (["video", "a.mp4", "-o", "o.mp4"], brushwork.stylize_video,
      {"flow": "flow_preset", "frames": "max_frames"}),
+    (["fashion", "a.png", "b.png", "-o", "o.png"], brushwork.fashion, {"shading": "shading_strength"}),
 ]
 
 
@@ -103,7 +104,7 @@ def test_api_default_refuses_a_parameter_without_one():
 
 def test_every_command_family_registers_its_commands():
     assert list(_commands()) == ["stylize", "texture", "reconstruct", "mrf", "evaluate", "train", "export",
-                              "presets", "apply", "photo", "video", "audio", "serve", "worker"]
+                              "presets", "apply", "photo", "video", "audio", "serve", "worker", "fashion"]
 
 
 # --- one renderer for steps, tiles, images and frames --------------------------------------------

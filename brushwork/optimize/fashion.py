@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 
 from ..errors import InputError
-from ..image import fit, resize
+from ..image import fit, match_histogram, resize
 from ..losses import MRFLoss
 from ..progress import Callback
 from ..weights import non_negative
@@ -27,10 +27,18 @@ MRF_LAYER = "relu4_1"
 # Calibrated for a 512 px garment photo (BENCHMARKS.md, fashion): content 3x stylize's default
 # keeps folds, seams and the silhouette under the pattern; the MRF term at relu4_1 (stride 2)
 # sharpens the pattern's motifs for ~25 % more time a step.
-CONTENT_WEIGHT = 3.0
-STYLE_WEIGHT = 3.0
+CONTENT_WEIGHT = 2.0
+STYLE_WEIGHT = 5.0
 MRF_WEIGHT = 1.0
 MRF_STRIDE = 2
+
+
+def _recoloured(image: torch.Tensor, mask: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:
+    """`image` with the pixels inside `mask` given the pattern's colour mean and covariance."""
+    inside = mask[0, 0] >= 0.5
+    out = image.clone()
+    out[0][:, inside] = match_histogram(image[0][:, inside][None, :, None], pattern)[0, :, 0]
+    return out
 
 
 def paint_garments(content: torch.Tensor, patterns: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], *,
@@ -68,8 +76,13 @@ def paint_garments(content: torch.Tensor, patterns: Sequence[torch.Tensor], mask
                                                    mask=resize(mask, hw).to(ex.device))
         return losses
 
+    # The start is the garment recoloured to its pattern's colour mean and covariance: the colours
+    # are then right from the first step, and the steps go to the pattern's strokes and motifs.
+    start = content
+    for pattern, mask in zip(patterns, masks):
+        start = start + mask * (_recoloured(content, mask, pattern) - start)
     # stylize blends styles to a sum of 1; each region's pattern gets the full weight in its own mask
     return stylize(content, list(patterns), size=size, steps=steps, style_weight=style_weight * n,
                    content_weight=content_weight, style_scale=pattern_scale, masks=list(masks),
-                   init="content", seed=seed, device=device, dtype=dtype, callback=callback,
+                   init=start, seed=seed, device=device, dtype=dtype, callback=callback,
                    extra_losses=motifs if mrf_weight > 0 else None)
