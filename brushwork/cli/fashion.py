@@ -72,7 +72,8 @@ def register(sub: Any) -> None:
     k.add_argument("--steps", type=args.positive_int, default=d(api, "steps"),
                    help=f"iterate: optimisation steps (default {d(api, 'steps')})")
     k.add_argument("--style-weight", type=args.non_negative, default=d(api, "style_weight"),
-                   help=f"iterate: how strongly the pattern's statistics are matched (default {d(api, 'style_weight'):g})")
+                   help=f"iterate: how strongly the pattern's statistics are matched (default "
+                   f"{d(api, 'style_weight'):g})")
     k.add_argument("--content-weight", type=args.non_negative, default=d(api, "content_weight"),
                    help=f"iterate: how much of the garment's seams and outline stays (default "
                    f"{d(api, 'content_weight'):g})")
@@ -85,9 +86,9 @@ def register(sub: Any) -> None:
     k.add_argument("--shading", type=args.non_negative, default=d(api, "shading_strength"),
                    help="0-1: how much of the garment's folds and shading goes onto the pattern (default "
                    f"{d(api, 'shading_strength'):g})")
-    k.add_argument("--feather", type=args.positive_int, default=d(api, "feather"), metavar="PX",
-                   help="px over which the painting fades in inside the mask's edge (default: 1/200 of the "
-                   "photo's long side)")
+    k.add_argument("--feather", type=int, default=d(api, "feather"), metavar="PX",
+                   help="px over which the painting fades in inside the mask's edge; 0 = a hard edge "
+                   "(default: 1/200 of the photo's long side)")
     r = p.add_argument_group("running")
     r.add_argument("--seed", type=int, default=d(api, "seed"), help=f"random seed (default {d(api, 'seed')})")
     options.device(r, api)

@@ -93,12 +93,12 @@ KINDS: tuple[JobKind, ...] = (
             max_side=lambda c: c.max_output_side,
             plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 3.0 + 1.2 * w * h / 1e6,
-            producer=producers.paint_fashion, result="result.png", media_type="image/png", publishable=True),
+            producer=producers.paint_fashion_fast, result="result.png", media_type="image/png", publishable=True),
     JobKind("fashion-best", "fashion", "best", "slow", (PHOTO, PATTERN, GARMENT_MASK), FASHION_FIELDS,
             max_side=lambda c: c.max_output_side,
             plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 10.0 + c.best_steps * 10 * min(w * h, 512 * 512) / 1e6,
-            producer=producers.paint_fashion, result="result.png", media_type="image/png", publishable=True),
+            producer=producers.paint_fashion_best, result="result.png", media_type="image/png", publishable=True),
 )
 
 
