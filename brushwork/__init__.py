@@ -6,6 +6,7 @@
     out = brushwork.apply("photo.jpg", preset=7)   # feed-forward: one pass, full resolution
     out = brushwork.photo("day.jpg", "dusk.jpg")     # the look of one photo on another, still a photo
     brushwork.qr("https://example.org", "wave.jpg").save("qr.png")   # a painted QR code that scans
+    out = brushwork.fashion("dress.jpg", "pattern.jpg")  # a pattern painted onto a garment
 """
 __version__ = "0.1.0"
 
@@ -20,7 +21,9 @@ from .feedforward.modelfile import load_model, save_model  # noqa: E402
 from .feedforward.train import train_adain, train_fast, train_multistyle  # noqa: E402
 from .video import stylize_video  # noqa: E402
 from .audio import stylize_audio  # noqa: E402
+from .fashion import fashion, garment_mask  # noqa: E402
 
 __all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "apply", "export_onnx",
+           "fashion", "garment_mask",
            "load_image", "load_model", "mrf", "photo", "presets", "qr", "reconstruct", "save_image", "save_model", "stylize",
            "stylize_audio", "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]

@@ -106,12 +106,15 @@ class MRFLoss(nn.Module):
     matches. The style bank holds the patches at every `stride`-th position, stored once
     (normalised, with their norms). Matching is a convolution with the normalised patches as
     filters, in fp32 (bf16 scores tie and flip under tiny changes, which stalls L-BFGS's line
-    search), in chunks whose score maps stay under `chunk_bytes`.
+    search), in chunks whose score maps stay under `chunk_bytes`. `mask` (N, 1, H, W) confines
+    the loss to a region: each patch counts by the mask's value at its centre.
     """
 
     def __init__(self, tap: str, style_feat: torch.Tensor, weight: float = 1.0,
-                 patch_size: int = 3, stride: int = 1, chunk_bytes: int = 64 * 2**20):
+                 patch_size: int = 3, stride: int = 1, chunk_bytes: int = 64 * 2**20,
+                 mask: torch.Tensor | None = None):
         super().__init__()
+        self.register_buffer("mask", None if mask is None else mask.detach().float())
         self.taps = (tap,)
         self.tap = tap
         self.weight = weight
@@ -146,7 +149,12 @@ class MRFLoss(nn.Module):
     def forward(self, image: torch.Tensor, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         f = feats[self.tap]
         target = self.bank(self.match(f.detach()))
-        return self.weight * F.mse_loss(_patches(f, self.patch_size), target)
+        if self.mask is None:
+            return self.weight * F.mse_loss(_patches(f, self.patch_size), target)
+        r = self.patch_size // 2
+        m = resize_mask(self.mask, f.shape[-2:])[0, 0, r:f.shape[-2] - r, r:f.shape[-1] - r].flatten()
+        per_patch = (_patches(f, self.patch_size) - target).pow(2).mean(1)
+        return self.weight * (per_patch * m).sum() / m.sum().clamp_min(1e-8)
 
 
 class TemporalLoss(nn.Module):

@@ -68,6 +68,7 @@ COMMANDS = [
     # the payload and the style are given here, so they are not compared with the API's None
     (["qr", "hello", "--style", "s.png", "-o", "o.png"], brushwork.qr,
      {"payload": None, "style": None}),
+    (["fashion", "a.png", "b.png", "-o", "o.png"], brushwork.fashion, {"shading": "shading_strength"}),
 ]
 
 
@@ -106,7 +107,7 @@ def test_api_default_refuses_a_parameter_without_one():
 
 def test_every_command_family_registers_its_commands():
     assert list(_commands()) == ["stylize", "texture", "reconstruct", "mrf", "evaluate", "train", "export",
-                              "presets", "apply", "photo", "video", "audio", "serve", "worker", "qr"]
+                              "presets", "apply", "photo", "video", "audio", "serve", "worker", "qr", "fashion"]
 
 
 # --- one renderer for steps, tiles, images and frames --------------------------------------------

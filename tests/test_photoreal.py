@@ -10,7 +10,8 @@ from PIL import Image
 from brushwork import InputError
 from brushwork.photoreal import photo, smooth
 from brushwork.photoreal.colour import lab_to_rgb, mkl, rgb_to_lab
-from brushwork.photoreal.smooth import MattingLaplacian, guided_filter, matting_smooth, upsample_affine
+from brushwork.guided import guided_filter
+from brushwork.photoreal.smooth import MattingLaplacian, matting_smooth, upsample_affine
 
 
 def _textured(h: int, w: int, colour: tuple[float, float, float], seed: int, spread: float = 0.08) -> np.ndarray:

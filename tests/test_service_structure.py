@@ -88,7 +88,8 @@ def test_route_handlers_hold_no_sql(module):
 def test_every_kind_is_a_row():
     from brushwork.service import kinds
     names = [k.name for k in kinds.KINDS]
-    assert names == ["image-fast", "image-best", "video", "qr"] and len(set(names)) == len(names)
+    assert names == ["image-fast", "image-best", "video", "qr", "fashion-fast", "fashion-best"] and \
+        len(set(names)) == len(names)
     assert kinds.select("image").name == "image-fast" and kinds.select("image", "best").name == "image-best"
     assert kinds.select("video").main.field == "video"
     for row in kinds.KINDS:

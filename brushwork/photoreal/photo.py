@@ -19,7 +19,8 @@ from ..image import ImageSource, fit, load_image, luminance, resize
 from ..progress import Callback, Progress
 from .colour import lab_to_rgb, mkl, rgb_to_lab
 from .regions import Regions, auto_regions, load_segmentation, pair_segmentations, resize_labels, usable
-from .smooth import guided_filter, matting_pixels_check, matting_smooth, upsample_affine
+from ..guided import guided_filter
+from .smooth import matting_pixels_check, matting_smooth, upsample_affine
 
 METHODS = ("auto", "stats")
 SMOOTHERS = ("guided", "matting", "none")

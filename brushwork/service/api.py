@@ -458,3 +458,21 @@ async def like(request: Request, job_id: str) -> JSONResponse:
 
 
 __all__ = ["router", "submit", "job_for", "links", "gallery_items", "public_job"]
+
+
+@router.post("/fashion", status_code=202, responses=ERRORS, summary="Paint a pattern onto a garment")
+def submit_fashion(request: Request,
+                   photo: UploadFile = File(..., description="the photo of the garment"),
+                   pattern: UploadFile = File(..., description="the pattern to paint onto it"),
+                   mask: UploadFile | None = File(None, description="white on the garment, the photo's size or "
+                                                  "aspect ratio (default: found automatically, for product shots)"),
+                   quality: str | None = Form(None, description="fast (the any-style network, seconds) or best "
+                                              "(image iteration: minutes)"),
+                   email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+                   webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    try:
+        row = kinds.select("fashion", quality)
+    except InputError as e:
+        raise HTTPException(422, str(e)) from None
+    return _submitted(*submit(request, row, dict(email=email, webhook=webhook),
+                              {"photo": photo, "pattern": pattern, "mask": mask}))

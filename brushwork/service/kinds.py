@@ -58,6 +58,9 @@ CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_byt
 # A job with no photo: the painting is its main upload (its size plans nothing: a QR code is square).
 PAINTING = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
+PATTERN = Upload("pattern", "pattern", "pattern", check_image, lambda c: c.max_upload_bytes)
+GARMENT_MASK = Upload("mask", "mask", "garment mask", check_image, lambda c: c.max_upload_bytes, required=False)
+FASHION_FIELDS = ("email", "webhook")
 
 
 def _even(dims: tuple[int, int]) -> tuple[int, int]:
@@ -91,6 +94,18 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: (min(size or 512, c.max_best_side),) * 2,
             estimate=lambda w, h, frames, c: 20.0 + 2 * c.best_steps * 7.5 * w * h / 1e6,
             producer=producers.paint_qr, result="result.png", media_type="image/png", publishable=True),
+    # fashion: the quality picks the method (fast: the any-style network; best: image iteration at a
+    # 512 px work size); the output keeps the photo's size, so `size` is not read
+    JobKind("fashion-fast", "fashion", "fast", "fast", (PHOTO, PATTERN, GARMENT_MASK), FASHION_FIELDS,
+            max_side=lambda c: c.max_output_side,
+            plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
+            estimate=lambda w, h, frames, c: 3.0 + 1.2 * w * h / 1e6,
+            producer=producers.paint_fashion_fast, result="result.png", media_type="image/png", publishable=True),
+    JobKind("fashion-best", "fashion", "best", "slow", (PHOTO, PATTERN, GARMENT_MASK), FASHION_FIELDS,
+            max_side=lambda c: c.max_output_side,
+            plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
+            estimate=lambda w, h, frames, c: 10.0 + c.best_steps * 10 * min(w * h, 512 * 512) / 1e6,
+            producer=producers.paint_fashion_best, result="result.png", media_type="image/png", publishable=True),
 )
 
 

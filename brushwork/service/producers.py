@@ -143,3 +143,33 @@ def paint_qr(work: Work) -> Made:
     return Made(int(made.image.shape[-1]), int(made.image.shape[-2]), made.image,
                 f"done: version {made.code.version}-{made.code.ec}, read right in {r.pass_rate:.0%} of "
                 f"{sum(len(v) for v in r.cases.values())} perturbed readings")
+
+
+def _fashion(work: Work, method: str) -> Made:
+    """A pattern painted onto the garment of a photo (the uploaded mask, or one GrabCut finds)."""
+    import brushwork
+    run, cfg = work.run, work.cfg
+    fast = method == "fast"
+    run.report(0, 1 if fast else cfg.best_steps, "painting" if "mask" in work.inputs else "finding the garment",
+               force=True)
+
+    def describe(pr) -> str:
+        return f"painting tile {pr.step} of {pr.total}" if fast else f"painting: step {pr.step} of {pr.total}"
+    photo: Any = work.inputs["content"]
+    if work.output != tuple(work.params["input"]):    # planned smaller (the size caps); the mask follows
+        from ..image import load_image, resize
+        photo = resize(load_image(photo), work.output[::-1])
+    out = brushwork.fashion(photo, work.inputs["pattern"], masks=work.inputs.get("mask"), method=method,
+                            steps=cfg.best_steps, device=cfg.device, callback=run.callback(describe))
+    _stop_if(work)
+    return _save(work, out)
+
+
+def paint_fashion_fast(work: Work) -> Made:
+    """Fashion with the any-style network (seconds)."""
+    return _fashion(work, "fast")
+
+
+def paint_fashion_best(work: Work) -> Made:
+    """Fashion by image iteration (masked Gram + MRF; minutes on a CPU)."""
+    return _fashion(work, "iterate")
