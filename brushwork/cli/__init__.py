@@ -12,10 +12,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import BrushworkError
-from . import audio, iterate, oneshot, photo, service, train, video
+from . import audio, iterate, oneshot, photo, service, train, translate, video
 from .args import EXIT_USAGE, Parser
 
-COMMANDS = (iterate, train, oneshot, photo, video, audio, service)
+COMMANDS = (iterate, train, oneshot, photo, video, audio, service, translate)
 
 
 def build_parser() -> Parser:
