@@ -66,9 +66,9 @@ def pix2pix_scores(model: TranslationModel, pairs: list[tuple[Path, Path]]) -> d
     return {"L1": sum(l1) / n, "SSIM": sum(ss) / n, "sharpness": sum(sharp) / n}
 
 
-def vgg_features(images: list[torch.Tensor], vgg) -> torch.Tensor:
+def vgg_features(images: list[torch.Tensor], vgg, side: int) -> torch.Tensor:
     with torch.no_grad():
-        return torch.cat([vgg(resize(i, fit(i.shape[-2:], 256)))["relu5_1"].mean((2, 3)) for i in images])
+        return torch.cat([vgg(resize(i, fit(i.shape[-2:], side)))["relu5_1"].mean((2, 3)) for i in images])
 
 
 def kid(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -116,10 +116,13 @@ def main() -> None:
     ap.add_argument("--l1", type=Path, help="the L1-only U-Net of the same size and budget")
     ap.add_argument("--unpaired", type=Path)
     ap.add_argument("--photos", type=Path, default=DATA / "photos" / "kodak24_mcmaster")
+    ap.add_argument("--max-photos", type=int, default=12, help="held-out photos translated (evenly spaced)")
+    ap.add_argument("--targets", type=int, default=80, help="target-domain images for KID (evenly spaced)")
+    ap.add_argument("--feature-side", type=int, default=192, help="long side the images are seen by VGG at")
     ap.add_argument("--sheets", type=Path, help="folder for the example sheets (docs/images)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/translate"))
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # one thread: steady timings on a shared machine
     a.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     if a.pix2pix:
@@ -144,19 +147,23 @@ def main() -> None:
         t = model.card["training"]
         target = ImageFolder(t["b_path"])
         vgg = vgg19(("relu5_1",), device="cpu")
-        photos = [load_image(p) for p in ImageFolder(a.photos).files]
+        files = ImageFolder(a.photos).files
+        files = files[::max(1, len(files) // a.max_photos)][:a.max_photos]
+        photos = [load_image(p) for p in files]
         photos = [resize(p, fit(p.shape[-2:], 512)) for p in photos]
-        fy = vgg_features([target.load(i) for i in range(len(target))], vgg)
+        picks = range(0, len(target), max(1, len(target) // a.targets))
+        fy = vgg_features([target.load(i) for i in picks][:a.targets], vgg, a.feature_side)
         before = untrained(model.card)
         outs = {"photos as they are": photos,
                 "untrained generator": [brushwork.translate(p, before, device="cpu") for p in photos],
                 "trained": [brushwork.translate(p, model, device="cpu") for p in photos]}
-        results["unpaired"] = {k: kid(vgg_features(v, vgg), fy) for k, v in outs.items()}
+        results["unpaired"] = {k: kid(vgg_features(v, vgg, a.feature_side), fy) for k, v in outs.items()}
         results["unpaired"].update(steps=t["steps"], train_seconds=t["seconds"],
                                    s_per_step=t["seconds"] / max(1, t["steps"]), s_per_512px=time_512(model),
-                                   photos=len(photos), targets=len(target))
+                                   photos=len(photos), targets=len(fy))
         if a.sheets:
-            rows = [[outs["photos as they are"][i], outs["trained"][i]] for i in range(0, min(len(photos), 16), 4)]
+            rows = [[outs["photos as they are"][i], outs["untrained generator"][i], outs["trained"][i]]
+                    for i in range(0, len(photos), max(1, len(photos) // 4))][:4]
             save_image(sheet(rows), a.sheets / f"translate_{a.unpaired.stem}.png")
     (a.out / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -70,12 +70,3 @@ def demo_style(size: int = 384, seed: int = 7) -> torch.Tensor:
     rgb *= (1.0 + 0.12 * strokes)[..., None]  # light and shadow of the paint ridges
     return array_to_tensor(np.clip(rgb, 0, 1).astype(np.float32))
 
-
-def demo_edges(size: int = 384) -> torch.Tensor:
-    """A boundary map of the astronaut photo like the human-drawn ones pix2pix learns from: soft
-    dark lines on white, (1, 3, size, size)."""
-    from skimage import data, feature, transform
-    grey = transform.resize(data.astronaut().mean(-1) / 255.0, (size, size), anti_aliasing=True)
-    edges = feature.canny(grey, sigma=2.5).astype(np.float32)
-    soft = np.clip(gaussian_filter(edges, 0.8) * 2.5, 0, 1)
-    return array_to_tensor(np.repeat((1.0 - soft)[..., None], 3, axis=-1))

@@ -18,10 +18,6 @@ def run_translate(a: argparse.Namespace) -> int:
     from ..image import check_output_path, load_image_alpha, save_image
     from ..paths import check_not_input
     from ..translate.run import load_translator
-    if a.demo:
-        return _demo(a)
-    if a.input is None or a.model is None:
-        raise InputError("give an image (or a folder) and --model (or --demo)")
     look = dict(size=a.size, tile=a.tile, device=a.device)
     if Path(a.input).is_dir():
         return _folder(a, look)
@@ -61,19 +57,6 @@ def _folder(a: argparse.Namespace, look: dict[str, Any]) -> int:
     return 0
 
 
-def _demo(a: argparse.Namespace) -> int:
-    from ..image import check_output_path, save_image
-    from ..translate.run import demo
-    if a.input is not None or a.model is not None:
-        raise InputError("--demo uses a shipped model on a built-in image; give no image or --model with it")
-    check_output_path(a.output)
-    name, sheet = demo(a.device)
-    save_image(sheet, a.output)
-    if not a.quiet:
-        print(f"wrote {a.output} (the shipped model {name!r}: its input, then its output)", file=sys.stderr)
-    return 0
-
-
 def register(sub: Any) -> None:
     """Add `translate` to the subcommands `sub`."""
     from ..feedforward.apply import TILE, TILE_PIXELS
@@ -88,18 +71,16 @@ def register(sub: Any) -> None:
                         epilog="examples:\n  brushwork translate sketch.png --model edges2photo.bw -o photo.png\n"
                         "  brushwork translate photo.jpg --model photo2art.bw --direction BtoA -o out.png\n"
                         "  brushwork translate photos/ --model photo2art.bw -o out/\n"
-                        "  brushwork translate photo.jpg --model their_G_A.pth --arch resnet9 -o out.png\n"
-                        "  brushwork translate --demo -o demo.png",
+                        "  brushwork translate photo.jpg --model their_G_A.pth --arch resnet9 -o out.png",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    tr.add_argument("input", nargs="?", help="the image, or a folder of images (not searched recursively)")
-    tr.add_argument("--model", default=None, metavar="FILE|NAME",
+    tr.add_argument("input", help="the image, or a folder of images (not searched recursively)")
+    tr.add_argument("--model", required=True, metavar="FILE|NAME",
                     help="a translation model (.bw from 'brushwork train pix2pix|cyclegan|cut'), a shipped "
                     "model's name, or a reference implementation's generator .pth")
     tr.add_argument("--arch", choices=tuple(ARCHS), default=d(api, "arch"),
                     help="the layout a reference .pth must have (it is read from the file and checked)")
     tr.add_argument("--direction", choices=("AtoB", "BtoA"), default=d(api, "direction"),
                     help="which way a two-way (CycleGAN) model translates (default AtoB)")
-    tr.add_argument("--demo", action="store_true", help="translate a built-in image with a shipped model")
     tr.add_argument("--size", type=args.size, default=d(api, "size"),
                     help="resize the image first: long side in px, or WIDTHxHEIGHT (default: full resolution)")
     r = tr.add_argument_group("running")

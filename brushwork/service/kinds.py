@@ -69,6 +69,16 @@ def _shipped_translators() -> list[str]:
     return list(shipped_models())
 
 
+def translation_kinds(names: list[str]) -> tuple[JobKind, ...]:
+    """One row per translation model shipped with brushwork: kind "translate", the quality names the model."""
+    return tuple(JobKind(f"translate-{name}", "translate", name, "fast", (PHOTO,), ("size", "email", "webhook"),
+                         max_side=lambda c: c.max_output_side,
+                         plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
+                         estimate=lambda w, h, frames, c: 1.0 + 2.0 * w * h / 1e6,
+                         producer=producers.translate, result="result.png", media_type="image/png",
+                         publishable=True) for name in names)
+
+
 # Estimates: rough CPU timings on this project's 2-core machine (BENCHMARKS.md); a GPU is faster.
 KINDS: tuple[JobKind, ...] = (
     JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), PAINT_FIELDS,
@@ -89,13 +99,7 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: _even(fit_side(w, h, size, c.max_video_side, c.max_output_pixels)),
             estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),
             producer=producers.paint_video, result="result.mp4", media_type="video/mp4"),
-    # one row per translation model shipped with brushwork: the quality names the model
-    *(JobKind(f"translate-{name}", "translate", name, "fast", (PHOTO,), ("size", "email", "webhook"),
-              max_side=lambda c: c.max_output_side,
-              plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
-              estimate=lambda w, h, frames, c: 1.0 + 2.0 * w * h / 1e6,
-              producer=producers.translate, result="result.png", media_type="image/png", publishable=True)
-      for name in _shipped_translators()),
+    *translation_kinds(_shipped_translators()),
 )
 
 

@@ -2,7 +2,7 @@
 
 - `Pix2PixRecipe` (Isola et al. 2017): a U-Net G and a conditional PatchGAN D on (A, B) pairs;
   D: BCE on (A, B) real and (A, G(A)) fake, halved; G: fool D + λ·L1 to B (λ 100). With GAN
-  weight 0 it is the plain L1-trained U-Net (no D step): the paper's baseline.
+  weight 0 it is the plain L1-trained U-Net (no discriminator at all): the paper's baseline.
 - `CycleGANRecipe` (Zhu et al. 2017): G_A: A->B, G_B: B->A, D_A judges B, D_B judges A; LSGAN;
   cycle λ 10 each way, identity 0.5·λ; the discriminators learn from a pool of 50 past fakes.
 - `CUTRecipe` (Park et al. 2020): one G, one D, PatchNCE between the input's and the output's
@@ -107,29 +107,32 @@ class Pix2PixRecipe(_TranslationRecipe):
                  reverse: bool,
                  preview: tuple[torch.Tensor, torch.Tensor], config: dict[str, Any],
                  data_cards: dict[str, dict[str, Any]]):
-        self._setup({"G": g, "D": d}, {"G": ["G"], "D": ["D"]}, lr, steps, seed, device, dtype, gan_mode)
+        gan = gan_weight > 0  # without the GAN term there is no discriminator
+        self._setup({"G": g, "D": d} if gan else {"G": g}, {"G": ["G"], "D": ["D"]} if gan else {"G": ["G"]},
+                    lr, steps, seed, device, dtype, gan_mode)
         self.data, self.config, self.styles, self.data_cards = data, config, [], data_cards
         self.l1_weight, self.gan_weight, self.reverse, self.preview_pair = l1_weight, gan_weight, reverse, preview
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
         a, b = (batch[1], batch[0]) if self.reverse else batch
         a, b = a * 2 - 1, b * 2 - 1
-        g, d = self.networks["G"], self.networks["D"]
+        g, d = self.networks["G"], self.networks.get("D")
         out: dict[str, torch.Tensor] = {}
         with autocast(self.device, self.dtype):
             fake = g(a)
-            if self.gan_weight > 0:
+            if d is not None:
                 out["D"] = 0.5 * (self._gan(d(torch.cat([a, fake.detach()], 1)), False)
                                   + self._gan(d(torch.cat([a, b], 1)), True))
-        if self.gan_weight > 0:
+        if d is not None:
             self._step("D", out["D"])
-        _grad([d], False)
+            _grad([d], False)
         with autocast(self.device, self.dtype):
             losses = {"L1": self.l1_weight * F.l1_loss(fake.float(), b)}
-            if self.gan_weight > 0:
+            if d is not None:
                 losses["G_gan"] = self.gan_weight * self._gan(d(torch.cat([a, fake], 1)), True)
         self._step("G", sum(losses.values()))
-        _grad([d], True)
+        if d is not None:
+            _grad([d], True)
         self._schedule()
         return {k: float(v.detach()) for k, v in {**out, **losses}.items()}
 

@@ -61,7 +61,8 @@ def resnet_from_state(state: dict[str, torch.Tensor], where: str) -> tuple[Resne
         raise InputError(f"{where}: not a ResNet generator layout (no model.1.weight / conv_block keys)")
     first = state["model.1.weight"]
     ngf, cin = first.shape[0], first.shape[1]
-    dropout = f"model.{blocks[0]}.conv_block.6.weight" in state
+    sixth = state.get(f"model.{blocks[0]}.conv_block.6.weight")
+    dropout = sixth is not None and sixth.ndim == 4  # a conv there, not the second norm's γ
     last = max(int(k.split(".")[1]) for k in state if k.startswith("model."))
     net = ResnetGenerator(ngf, len(blocks), _norm_kind(state, "model.2"), "model.1.bias" in state, dropout,
                           cin, state[f"model.{last}.weight"].shape[0])

@@ -99,14 +99,3 @@ def translate_folder(folder: str | os.PathLike, output: str | os.PathLike, model
         return run_stylizer(translator, load_content(img, size), tile=tile)
     return run_folder(pairs, paint, callback, on_skip)
 
-
-def demo(device: str = "auto") -> tuple[str, torch.Tensor]:
-    """A shipped model on a built-in image: (its name, the input and the output side by side)."""
-    from ..demo import demo_content, demo_edges
-    inputs = {"edges2photo": demo_edges, "photo2painting": demo_content}
-    shipped = shipped_models()
-    name = next((n for n in inputs if n in shipped), None)
-    if name is None:
-        raise InputError(f"no shipped translation model in this installation ({MODELS})")
-    image = inputs[name]()
-    return name, torch.cat([image, translate(image, shipped[name], device=device)], dim=-1)

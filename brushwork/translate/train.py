@@ -67,7 +67,7 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
     The U-Net has `downs` levels (default: log2(size), so the innermost map is 1x1 at the crop
     size: 8 for 256 px, 7 for 128); the discriminator is the 70x70 PatchGAN on (input, output).
     `l1_weight` is λ (100); `gan_weight` 0 trains the plain L1 U-Net (the paper's baseline: no
-    discriminator step); `gan_mode` "vanilla" (BCE, the paper's) or "lsgan". `holdout` keeps
+    discriminator); `gan_mode` "vanilla" (BCE, the paper's) or "lsgan". `holdout` keeps
     the last N pairs (by name) out of training: the card lists them, the preview shows the first.
     The learning rate is constant for half the steps, then falls linearly to zero.
     """
