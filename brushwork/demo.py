@@ -69,3 +69,4 @@ def demo_style(size: int = 384, seed: int = 7) -> torch.Tensor:
     rgb = _PALETTE[lo] * (1 - frac) + _PALETTE[lo + 1] * frac
     rgb *= (1.0 + 0.12 * strokes)[..., None]  # light and shadow of the paint ridges
     return array_to_tensor(np.clip(rgb, 0, 1).astype(np.float32))
+

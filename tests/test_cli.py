@@ -63,6 +63,10 @@ COMMANDS = [
     (["train", "fast", "--style", "s.png", "-o", "m.bw"], brushwork.train_fast, {}),
     (["train", "multistyle", "--styles", "s.png", "t.png", "-o", "m.bw"], brushwork.train_multistyle, {}),
     (["train", "adain", "-o", "m.bw"], brushwork.train_adain, {}),
+    (["train", "pix2pix", "--data", "d", "-o", "m.bw"], brushwork.train_pix2pix, {}),
+    (["train", "cyclegan", "--a", "a", "--b", "b", "-o", "m.bw"], brushwork.train_cyclegan, {}),
+    (["train", "cut", "--a", "a", "--b", "b", "-o", "m.bw"], brushwork.train_cut, {}),
+    (["translate", "a.png", "--model", "m.bw", "-o", "o.png"], brushwork.translate, {}),
     (["video", "a.mp4", "-o", "o.mp4"], brushwork.stylize_video,
      {"flow": "flow_preset", "frames": "max_frames"}),
     # the payload and the style are given here, so they are not compared with the API's None
@@ -107,7 +111,7 @@ def test_api_default_refuses_a_parameter_without_one():
 
 def test_every_command_family_registers_its_commands():
     assert list(_commands()) == ["stylize", "texture", "reconstruct", "mrf", "evaluate", "train", "export",
-                              "presets", "apply", "photo", "video", "audio", "serve", "worker", "qr", "fashion"]
+                              "presets", "apply", "photo", "video", "audio", "serve", "worker", "qr", "fashion", "translate"]
 
 
 # --- one renderer for steps, tiles, images and frames --------------------------------------------

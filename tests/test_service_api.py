@@ -99,7 +99,7 @@ def test_presets_and_openapi(client):
     paths = doc["paths"]
     for path in ("/api/jobs", "/api/videos", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events",
                  "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/publish",
-                 "/api/presets", "/api/gallery", "/api/gallery/{job_id}/like"):
+                 "/api/presets", "/api/gallery", "/api/gallery/{job_id}/like", "/api/translations"):
         assert path in paths, path
     assert "/submit" not in paths
 
@@ -141,6 +141,12 @@ def test_error_text_speaks_to_a_web_user(app, client, monkeypatch):
     assert s["state"] == "failed"
     assert error == "the photo: corrupt or truncated image (x); give size 512", error
     assert str(svc.cfg.data_dir) not in error
+
+
+def test_a_translation_needs_a_shipped_model(client):
+    r = client.post("/api/translations", files={"photo": ("p.png", png_bytes(), "image/png")},
+                    data={"model": "no_such_model"})
+    assert r.status_code == 422 and "\n" not in r.json()["detail"]
 
 
 def test_pages(app, client):

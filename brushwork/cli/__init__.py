@@ -12,10 +12,10 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import BrushworkError
-from . import audio, fashion, iterate, oneshot, photo, qr, service, train, video
+from . import audio, fashion, iterate, oneshot, photo, qr, service, train, translate, video
 from .args import EXIT_USAGE, Parser
 
-COMMANDS = (iterate, train, oneshot, photo, video, audio, service, qr, fashion)
+COMMANDS = (iterate, train, oneshot, photo, video, audio, service, qr, fashion, translate)
 
 
 def build_parser() -> Parser:

@@ -1,4 +1,4 @@
-"""`brushwork train fast|multistyle|adain`: our own feed-forward networks, into .bw files."""
+"""`brushwork train fast|multistyle|adain|pix2pix|cyclegan|cut`: our own networks, into .bw files."""
 from __future__ import annotations
 
 import argparse
@@ -14,13 +14,15 @@ from .render import ProgressBar
 # Options that go to the training function as they are (under the same name).
 TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
-                 "minutes")
+                 "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "holdout", "generator",
+                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches")
 
 
 def run_train(a: argparse.Namespace) -> int:
     from ..feedforward.train import checkpoint_path
     from ..paths import check_not_input
-    check_not_input(a.output, [a.style] if a.kind == "fast" else a.styles if a.kind == "multistyle" else [])
+    inputs = {"fast": lambda: [a.style], "multistyle": lambda: a.styles}
+    check_not_input(a.output, inputs.get(a.kind, list)())
     kw = {k: getattr(a, k) for k in TRAIN_OPTIONS if hasattr(a, k)}
     if a.no_checkpoints:
         kw["checkpoint_every"] = None
@@ -31,8 +33,13 @@ def run_train(a: argparse.Namespace) -> int:
             model = brushwork.train_fast(a.style, a.output, a.data, callback=bar, **kw)
         elif a.kind == "multistyle":
             model = brushwork.train_multistyle(a.styles, a.output, a.data, callback=bar, **kw)
-        else:
+        elif a.kind == "adain":
             model = brushwork.train_adain(a.output, a.content, a.styles, callback=bar, **kw)
+        elif a.kind == "pix2pix":
+            model = brushwork.train_pix2pix(a.data, a.output, callback=bar, **kw)
+        else:
+            train = brushwork.train_cyclegan if a.kind == "cyclegan" else brushwork.train_cut
+            model = train(a.a, a.b, a.output, callback=bar, **kw)
     finally:
         bar.close()
     if not a.quiet:
@@ -47,7 +54,6 @@ def run_train(a: argparse.Namespace) -> int:
 
 def _training_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -> None:
     d = lambda name: options.api_default(func, name)  # noqa: E731
-    lr = f"{d('lr'):g}" + (f" with decay {d('lr_decay'):g}" if d("lr_decay") else "")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=args.positive_int, default=d("steps"),
                    help=f"optimisation steps (default {d('steps')})")
@@ -55,8 +61,13 @@ def _training_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -> N
                    help=f"images per step (default {d('batch_size')})")
     g.add_argument("--size", type=args.positive_int, default=d("size"),
                    help=f"side of the square training crops in px (default {d('size')})")
-    g.add_argument("--lr", type=args.non_negative, default=d("lr"), help=f"Adam learning rate (default {lr})")
-    g.add_argument("--lr-decay", type=args.non_negative, default=d("lr_decay"), help="lr / (1 + decay × step)")
+    if "lr_decay" in options.parameters(func):
+        lr = f"{d('lr'):g}" + (f" with decay {d('lr_decay'):g}" if d("lr_decay") else "")
+        g.add_argument("--lr", type=args.non_negative, default=d("lr"), help=f"Adam learning rate (default {lr})")
+        g.add_argument("--lr-decay", type=args.non_negative, default=d("lr_decay"), help="lr / (1 + decay × step)")
+    else:
+        g.add_argument("--lr", type=args.non_negative, default=d("lr"),
+                       help=f"Adam learning rate (default {d('lr'):g}): constant for half the steps, then linearly to 0")
     g.add_argument("--scale-jitter", type=args.jitter, default=d("scale_jitter"), metavar="LO,HI",
                    help="crops come from images scaled so the short side is size × LO..HI (default "
                    f"{','.join(f'{v:g}' for v in d('scale_jitter'))})")
@@ -97,15 +108,58 @@ def _loss_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -> None:
                        help=f"long side of the style image(s) in px (default {d('style_size')})")
 
 
+def _translation_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -> None:
+    d = lambda name: options.api_default(func, name)  # noqa: E731
+    params = options.parameters(func)
+    g = p.add_argument_group("networks and losses")
+    g.add_argument("--ngf", type=args.positive_int, default=d("ngf"),
+                   help=f"generator width: filters of its first layer (default {d('ngf')}; 16-32 train on a CPU)")
+    g.add_argument("--ndf", type=args.positive_int, default=d("ndf"),
+                   help=f"discriminator width (default {d('ndf')})")
+    if "generator" in params:
+        g.add_argument("--generator", choices=("resnet6", "resnet9"), default=d("generator"),
+                       help=f"ResNet generator with 6 or 9 residual blocks (default {d('generator')})")
+    if "downs" in params:
+        g.add_argument("--downs", type=args.positive_int, default=d("downs"),
+                       help="U-Net levels (default: log2 of --size: 7 for 128 px, 8 for 256)")
+        g.add_argument("--direction", choices=("AtoB", "BtoA"), default=d("direction"),
+                       help=f"learn A -> B or B -> A (default {d('direction')})")
+        g.add_argument("--l1-weight", type=args.non_negative, default=d("l1_weight"),
+                       help=f"λ of the L1 loss to the true image (default {d('l1_weight'):g})")
+        g.add_argument("--gan-weight", type=args.non_negative, default=d("gan_weight"),
+                       help=f"weight of the adversarial loss; 0 = the plain L1 U-Net (default {d('gan_weight'):g})")
+        g.add_argument("--gan-mode", choices=("vanilla", "lsgan"), default=d("gan_mode"),
+                       help=f"adversarial loss (default {d('gan_mode')})")
+        g.add_argument("--holdout", type=int, default=d("holdout"), metavar="N",
+                       help="keep the last N pairs (by name) out of training (the card lists them)")
+    if "cycle_weight" in params:
+        g.add_argument("--cycle-weight", type=args.non_negative, default=d("cycle_weight"),
+                       help=f"λ of the cycle losses (default {d('cycle_weight'):g})")
+        g.add_argument("--identity-weight", type=args.non_negative, default=d("identity_weight"),
+                       help=f"identity loss as a fraction of λ, 0 = off (default {d('identity_weight'):g})")
+        g.add_argument("--pool-size", type=int, default=d("pool_size"),
+                       help=f"generated images the discriminators remember (default {d('pool_size')})")
+    if "fast" in params:
+        g.add_argument("--fast", action="store_true", help="FastCUT: no identity NCE, λ_NCE 10")
+        g.add_argument("--nce-weight", type=args.non_negative, default=d("nce_weight"),
+                       help="λ of PatchNCE (default 1, FastCUT 10)")
+        g.add_argument("--patches", type=args.positive_int, default=d("patches"),
+                       help=f"patches sampled per feature layer (default {d('patches')})")
+
+
 def register(sub: Any) -> None:
     """Add `train` with its kinds fast, multistyle and adain to the subcommands `sub`."""
-    tr = sub.add_parser("train", help="train your own feed-forward network (fast, multistyle, AdaIN) into a .bw file",
+    tr = sub.add_parser("train", help="train your own network (fast, multistyle, AdaIN, pix2pix, CycleGAN, CUT) "
+                        "into a .bw file",
                         description="Train a feed-forward network: one pass paints a photo afterwards. "
                         "Real runs want a GPU (minutes to hours); see README 'Training your own networks'.",
                         epilog="examples:\n  brushwork train fast --style wave.jpg -o wave.bw\n"
                         "  brushwork train multistyle --styles a.jpg b.jpg c.jpg -o set.bw\n"
                         "  brushwork train adain -o adain.bw\n"
-                        "  brushwork train fast --style wave.jpg -o wave.bw --steps 40000 --resume",
+                        "  brushwork train fast --style wave.jpg -o wave.bw --steps 40000 --resume\n"
+                        "  brushwork train pix2pix --data paired/edges2photo -o edges2photo.bw\n"
+                        "  brushwork train cyclegan --a photos/ --b paintings/ -o photo2art.bw\n"
+                        "  brushwork train cut --a photos/ --b paintings/ -o photo2art_cut.bw --fast",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = tr.add_subparsers(dest="kind", metavar="KIND", parser_class=args.Parser, required=True)
     data_help = "folder of training photos, searched recursively (default $BRUSHWORK_DATA/photos)"
@@ -127,3 +181,18 @@ def register(sub: Any) -> None:
     ad.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
     _loss_options(ad, brushwork.train_adain)
     _training_options(ad, brushwork.train_adain)
+
+    px = kinds.add_parser("pix2pix", help="paired image translation, A/ -> B/ (Isola et al. 2017)")
+    px.add_argument("--data", type=Path, required=True,
+                    help="folder with A/ and B/ holding images of the same names and sizes")
+    _translation_options(px, brushwork.train_pix2pix)
+    _training_options(px, brushwork.train_pix2pix)
+    for name, func, text in (("cyclegan", brushwork.train_cyclegan,
+                              "unpaired translation both ways, A <-> B (Zhu et al. 2017)"),
+                             ("cut", brushwork.train_cut, "unpaired translation one way, A -> B, cheaper than "
+                              "CycleGAN (contrastive, Park et al. 2020)")):
+        un = kinds.add_parser(name, help=text)
+        un.add_argument("--a", type=Path, required=True, help="folder of domain A images (searched recursively)")
+        un.add_argument("--b", type=Path, required=True, help="folder of domain B images")
+        _translation_options(un, func)
+        _training_options(un, func)

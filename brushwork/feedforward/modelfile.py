@@ -4,7 +4,8 @@ A `.bw` file is a safetensors file: the network's weights (fp16 by default, rest
 load) and, in the safetensors metadata under the key "brushwork", one JSON model card:
 
     format, version         "brushwork-model", FORMAT_VERSION
-    kind                    "fast" | "multistyle" | "adain"
+    kind                    "fast" | "multistyle" | "adain", or a kind registered by another
+                            package (`register_kind`: translate's "pix2pix" | "cyclegan" | "cut")
     architecture            the network's name and hyperparameters (enough to rebuild it)
     styles                  [{name, thumbnail (base64 PNG, <= 128 px)}] (AdaIN: the style set)
     training                data (path, count, augmentation), steps, batch, size, lr, loss
@@ -24,7 +25,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,6 @@ from .networks import AdaINNet, TransformerNet, mean_std, pad_to_multiple
 FORMAT = "brushwork-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "brushwork"
-KINDS = ("fast", "multistyle", "adain")
 SUFFIX = ".bw"
 THUMBNAIL_SIDE = 128
 
@@ -73,6 +73,8 @@ def architecture(network: nn.Module) -> dict[str, Any]:
     if isinstance(network, AdaINNet):
         return {"name": "adain", **network.config, "decoder": "vgg19 mirror to relu4_1, nearest upsampling",
                 "multiple": network.multiple}
+    if hasattr(network, "architecture"):  # a registered kind's network describes itself
+        return network.architecture()
     raise TypeError(f"no .bw architecture for {type(network).__name__}")
 
 
@@ -85,6 +87,8 @@ def build_network(arch: dict[str, Any]) -> nn.Module:
                                   int(arch["residual_blocks"]))
         if name == "adain":
             return AdaINNet()
+        if name in _BUILDERS:
+            return _BUILDERS[name](arch)
     except (KeyError, TypeError, ValueError) as e:
         raise InputError(f"model card: incomplete architecture {name!r} ({e})") from None
     raise InputError(f"model card: unknown architecture {name!r}")
@@ -94,7 +98,7 @@ def make_card(kind: str, network: nn.Module, styles: Sequence[dict[str, str]] = 
               training: dict[str, Any] | None = None, dtype: str = "float16", **extra: Any) -> dict[str, Any]:
     """A complete model card (see the module docstring)."""
     from .. import __version__
-    if kind not in KINDS:
+    if kind not in _WRAPPERS:
         raise ValueError(f"unknown model kind {kind!r}")
     return {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind, "architecture": architecture(network),
             "styles": list(styles), "training": training or {}, "dtype": dtype,
@@ -268,7 +272,22 @@ class AdaINModel(TrainedModel):
         raise InputError("an AdaIN model needs a style image: use model.with_style(style)")
 
 
-_WRAPPERS = {"fast": FastModel, "multistyle": MultiStyleModel, "adain": AdaINModel}
+_WRAPPERS: dict[str, Callable[..., TrainedModel]] = {"fast": FastModel, "multistyle": MultiStyleModel,
+                                                     "adain": AdaINModel}
+_BUILDERS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {}
+
+
+def register_kind(kind: str, wrapper: Callable[..., TrainedModel], architecture_name: str,
+                  builder: Callable[[dict[str, Any]], nn.Module]) -> None:
+    """Let `.bw` files hold another package's models: `kind` is wrapped by `wrapper`, and a card's
+    architecture named `architecture_name` is rebuilt by `builder` (the network's `architecture()`
+    writes it)."""
+    _WRAPPERS[kind] = wrapper
+    _BUILDERS[architecture_name] = builder
+
+
+def known_kinds() -> tuple[str, ...]:
+    return tuple(_WRAPPERS)
 
 
 def wrap(network: nn.Module, card: dict[str, Any], device: str | torch.device = "auto") -> TrainedModel:
@@ -336,8 +355,9 @@ def _card_from(f: Any, p: Path) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise InputError(f"{p}: made by a newer brushwork (model format {version}; this one reads up to "
                          f"{FORMAT_VERSION}): upgrade brushwork")
-    if card.get("kind") not in KINDS:
-        raise InputError(f"{p}: unknown model kind {card.get('kind')!r}; this brushwork knows {', '.join(KINDS)}")
+    if card.get("kind") not in _WRAPPERS:
+        raise InputError(f"{p}: unknown model kind {card.get('kind')!r}; this brushwork knows "
+                         f"{', '.join(known_kinds())}")
     if not isinstance(card.get("architecture"), dict):
         raise InputError(f"{p}: the model card has no architecture")
     return card

@@ -3,6 +3,7 @@
     POST /api/jobs                  submit a photo job (multipart: photo, style?, fields) -> 202 {id, token, ...}
     POST /api/videos                submit a video job (multipart: video, style?, fields) -> 202, with an estimate
     POST /api/qr                    submit a stylized QR code (multipart: style, text, ec?, size?) -> 202
+    POST /api/translations          submit a photo to a shipped translation model (multipart: photo, model, size?)
     GET  /api/jobs/{id}             status (token: Authorization: Bearer TOKEN, or ?token=)
     GET  /api/jobs/{id}/events      live status as Server-Sent Events (poll the status as a fallback)
     GET  /api/jobs/{id}/preview     the picture as it is painted (small PNG)
@@ -234,11 +235,25 @@ def submit_qr(request: Request,
               style: UploadFile = File(..., description="the painting whose style the code takes"),
               text: str = Form(..., description="the text or link to encode"),
               ec: str | None = Form(None, description="error-correction level L, M, Q or H (default M)"),
-              size: str | None = Form(None, description="side of the square output in px (default 512)"),
+              size: int | None = Form(None, description="side of the square output in px (default 512)"),
               email: str | None = Form(None, description=_FIELD_DOCS["email"]),
               webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
     fields = dict(text=text, ec=ec, size=size, email=email, webhook=webhook)
     return _submitted(*submit(request, kinds.select("qr"), fields, {"style": style}))
+
+
+@router.post("/translations", status_code=202, responses=ERRORS, summary="Translate a photo with a shipped model")
+def submit_translation(request: Request,
+                       photo: UploadFile = File(..., description="the photo (JPEG, PNG, WebP, TIFF or BMP)"),
+                       model: str = Form(..., description="a shipped translation model's name (e.g. edges2photo)"),
+                       size: int | None = Form(None, description=_FIELD_DOCS["size"]),
+                       email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+                       webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    try:
+        row = kinds.select("translate", model)
+    except InputError as e:
+        raise HTTPException(422, str(e)) from None
+    return _submitted(*submit(request, row, dict(size=size, email=email, webhook=webhook), {"photo": photo}))
 
 
 @router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status")

@@ -69,6 +69,21 @@ def _even(dims: tuple[int, int]) -> tuple[int, int]:
     return max(2, w - w % 2), max(2, h - h % 2)
 
 
+def _shipped_translators() -> list[str]:
+    from ..translate.run import shipped_models
+    return list(shipped_models())
+
+
+def translation_kinds(names: list[str]) -> tuple[JobKind, ...]:
+    """One row per translation model shipped with brushwork: kind "translate", the quality names the model."""
+    return tuple(JobKind(f"translate-{name}", "translate", name, "fast", (PHOTO,), ("size", "email", "webhook"),
+                         max_side=lambda c: c.max_output_side,
+                         plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
+                         estimate=lambda w, h, frames, c: 1.0 + 2.0 * w * h / 1e6,
+                         producer=producers.translate, result="result.png", media_type="image/png",
+                         publishable=True) for name in names)
+
+
 # Estimates: rough CPU timings on this project's 2-core machine (BENCHMARKS.md); a GPU is faster.
 KINDS: tuple[JobKind, ...] = (
     JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), PAINT_FIELDS,
@@ -106,6 +121,7 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 10.0 + c.best_steps * 10 * min(w * h, 512 * 512) / 1e6,
             producer=producers.paint_fashion_best, result="result.png", media_type="image/png", publishable=True),
+    *translation_kinds(_shipped_translators()),
 )
 
 

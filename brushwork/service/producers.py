@@ -1,5 +1,5 @@
 """Producers: how each kind of job is made, through brushwork's public API (apply, stylize,
-stylize_video). A producer reads its inputs and parameters from a `Work`, reports progress
+stylize_video, translate). A producer reads its inputs and parameters from a `Work`, reports progress
 through the run, writes the result file itself and says what it made; `jobs.run_job` does the
 rest (claims, leases, finishing, notifications) alike for every kind.
 """
@@ -173,3 +173,18 @@ def paint_fashion_fast(work: Work) -> Made:
 def paint_fashion_best(work: Work) -> Made:
     """Fashion by image iteration (masked Gram + MRF; minutes on a CPU)."""
     return _fashion(work, "iterate")
+
+
+def translate(work: Work) -> Made:
+    """A shipped translation model (named by the job's quality) on the photo, at full resolution."""
+    import brushwork
+    p, run = work.params, work.run
+    ow, oh = work.output
+    w, h = p["input"]
+    run.report(0, 1, "translating", force=True)
+    out = brushwork.translate(work.inputs["content"], p["quality"], size=None if (ow, oh) == (w, h) else max(ow, oh),
+                              device=work.cfg.device,
+                              callback=lambda pr: run.report(pr.step, pr.total, f"translating tile {pr.step} of "
+                                                             f"{pr.total}"))
+    _stop_if(work)
+    return _save(work, out)

@@ -72,10 +72,11 @@ class PairedFolder:
     """Aligned pairs (pix2pix): `root/A/name` with `root/B/name`, same names (any suffix) and sizes.
 
     `load(i)` returns A and B stacked along channels, (1, 6, H, W), so that one augmentation
-    crops and flips both alike.
+    crops and flips both alike. `holdout` keeps the last pairs (in name order) out: they are in
+    `held_out`, not drawn for training.
     """
 
-    def __init__(self, root: str | os.PathLike, what: str = "paired data"):
+    def __init__(self, root: str | os.PathLike, what: str = "paired data", holdout: int = 0):
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError(f"{self.root}: {what} folder does not exist" if not self.root.exists()
@@ -91,8 +92,12 @@ class PairedFolder:
             if missing:
                 raise InputError(f"{self.root}: {len(missing)} image(s) without a partner in {side}/ "
                                  f"(first: {missing[0]})")
-        self.pairs = [(names_a[k], names_b[k]) for k in sorted(names_a)]
-        for pa, pb in self.pairs:
+        pairs = [(names_a[k], names_b[k]) for k in sorted(names_a)]
+        if not 0 <= holdout <= len(pairs) - 1:
+            raise InputError(f"{self.root}: cannot hold out {holdout} of its {len(pairs)} pairs "
+                             "(at least one must stay for training)")
+        self.pairs, self.held_out = pairs[:len(pairs) - holdout], pairs[len(pairs) - holdout:]
+        for pa, pb in pairs:
             size_a, size_b = (_pixel_size(p) for p in (pa, pb))
             if size_a != size_b:
                 raise InputError(f"{pa.relative_to(self.root)} is {size_a[0]}x{size_a[1]} px but "
@@ -106,7 +111,10 @@ class PairedFolder:
         return torch.cat([load_image(pa), load_image(pb)], dim=1)
 
     def describe(self) -> dict:
-        return {"path": str(self.root), "count": len(self.pairs), "paired": True}
+        out = {"path": str(self.root), "count": len(self.pairs), "paired": True}
+        if self.held_out:
+            out["held_out"] = [pa.relative_to(self.root / "A").as_posix() for pa, _ in self.held_out]
+        return out
 
 
 def _pixel_size(path: Path) -> tuple[int, int]:
