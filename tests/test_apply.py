@@ -91,6 +91,42 @@ def test_style_strength_moves_the_style_vector(photo, painting):
     assert (half - photo).abs().mean() < (full - photo).abs().mean()
 
 
+@pytest.fixture(scope="module")
+def smooth_photo() -> torch.Tensor:
+    """A 256x256 photo without fine detail of its own (the astronaut at 64 px, enlarged), so
+    that the painted strokes dominate its spectrum."""
+    return resize(resize(array_to_tensor(data.astronaut()), (64, 64)), (256, 256))
+
+
+def test_stroke_scale_paints_larger_strokes(smooth_photo):
+    """Twice the stroke scale: about half the stroke frequency (cycles per image width)."""
+    from brushwork.metrics import stroke_frequency
+    native = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=1))
+    bold = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=2))
+    assert bold < 0.7 * native
+    assert apply(smooth_photo, preset=7, stroke_scale=2).shape == smooth_photo.shape
+
+
+def test_auto_stroke_scale_keeps_strokes_relative_to_the_picture(smooth_photo, monkeypatch):
+    """'auto' paints above STROKE_WORK px at that size: the same stroke frequency at twice the size
+    (a fixed stroke size would double it); at or below it, the photo is painted as it is."""
+    from brushwork.metrics import stroke_frequency
+    import sys
+    monkeypatch.setattr(sys.modules["brushwork.feedforward.apply"], "STROKE_WORK", 128)
+    small = resize(smooth_photo, (128, 128))
+    assert torch.equal(apply(small, preset=7), apply(small, preset=7, stroke_scale=1))
+    f_small, f_big = stroke_frequency(apply(small, preset=7)), stroke_frequency(apply(smooth_photo, preset=7))
+    f_fixed = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=1))
+    assert abs(f_big / f_small - 1) < 0.2 < f_fixed / f_small - 1
+
+
+@pytest.mark.parametrize("scale, message", [(0.1, "between 0.25 and 16"), (100, "between 0.25 and 16"),
+                                            ("big", "not 'auto' or a number")])
+def test_bad_stroke_scales(photo, scale, message):
+    with pytest.raises(InputError, match=message):
+        apply(photo, preset=7, stroke_scale=scale)
+
+
 def test_preserve_color_keeps_the_photo_chroma(photo):
     out = apply(photo, preset=7, preserve_color=True)
     plain = apply(photo, preset=7)

@@ -56,6 +56,7 @@ PHOTO = Upload("photo", "content", "photo", check_image, lambda c: c.max_upload_
 STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes, required=False)
 CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
+FAST_FIELDS = PAINT_FIELDS + ("stroke_scale",)   # the one-pass networks' stroke size
 
 
 def _even(dims: tuple[int, int]) -> tuple[int, int]:
@@ -66,7 +67,7 @@ def _even(dims: tuple[int, int]) -> tuple[int, int]:
 
 # Estimates: rough CPU timings on this project's 2-core machine (BENCHMARKS.md); a GPU is faster.
 KINDS: tuple[JobKind, ...] = (
-    JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), PAINT_FIELDS,
+    JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), FAST_FIELDS,
             max_side=lambda c: c.max_output_side,
             plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 1.0 + 1.2 * w * h / 1e6,
@@ -79,7 +80,7 @@ KINDS: tuple[JobKind, ...] = (
             producer=producers.paint_best, result="result.png", media_type="image/png", publishable=True,
             needs_style_upload="image iteration (quality 'best') paints from a style image: upload a painting, "
                                "or use quality 'fast' with a preset"),
-    JobKind("video", "video", "fast", "slow", (CLIP, STYLE), PAINT_FIELDS,
+    JobKind("video", "video", "fast", "slow", (CLIP, STYLE), FAST_FIELDS,
             max_side=lambda c: c.max_video_side,
             plan=lambda w, h, size, c: _even(fit_side(w, h, size, c.max_video_side, c.max_output_pixels)),
             estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),
