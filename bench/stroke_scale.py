@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", type=int, default=7)
     ap.add_argument("--style", type=Path, default=None)
     ap.add_argument("--sizes", default="1024,3000")
+    ap.add_argument("--no-style", action="store_true", help="the preset only (not the any-style network)")
     a = ap.parse_args(argv)
     import brushwork
     from brushwork.image import fit, load_image, resize, save_image
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-stroke")
     out_dir.mkdir(parents=True)
     rows = []
-    for source, kw in ((f"preset {a.preset}", {"preset": a.preset}), (f"style {style.name}", {"style": style})):
+    sources = [(f"preset {a.preset}", {"preset": a.preset})] + ([] if a.no_style else [(f"style {style.name}",
+                                                                                        {"style": style})])
+    for source, kw in sources:
         for side in (int(s) for s in a.sizes.split(",")):
             image = resize(photo, fit(photo.shape[-2:], side))
             for scale in (1.0, "auto"):

@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--baseline", type=Path, default=None, help="a checkout to compare with (its brushwork/ inside)")
+    ap.add_argument("--presets", default=",".join(map(str, PRESETS)))
+    ap.add_argument("--no-style", action="store_true", help="presets only (not the any-style network)")
     a = ap.parse_args(argv)
     from brushwork.metrics import evaluate_video, static_changes
 
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-video")
     out_dir.mkdir(parents=True)
     rows = []
-    sources = [(f"preset {p}", {"preset": p}) for p in PRESETS] + [(f"style {STYLE}", {"style": style})]
+    sources = [(f"preset {p}", {"preset": int(p)}) for p in a.presets.split(",")]
+    sources += [] if a.no_style else [(f"style {STYLE}", {"style": style})]
     codes = [("this", None)] + ([("baseline", a.baseline)] if a.baseline else [])
     for label, source in sources:
         for consistency in (0.0, 0.7):

@@ -157,8 +157,9 @@ def register(sub: Any) -> None:
                      help="a network you trained ('brushwork train'), .bw")
     g = ap.add_argument_group("look")
     g.add_argument("--strength", type=float, default=d(api, "strength"),
-                   help=f"0 = the photo, 1 = full style (default {d(api, 'strength'):g}). For --style it moves the "
-                   "style itself from the photo's toward the painting's; otherwise it blends with the photo")
+                   help=f"0 = the photo, 1 = full style, 0.5 about half-way (default {d(api, 'strength'):g}). It "
+                   "blends the painting with the photo; for --style the style itself also moves from the photo's "
+                   "toward the painting's")
     options.preserve_color(g, api, "keep the photo's colours: only the brightness is stylized (alone: luminance), "
                            "or the result is recoloured to the photo's colour statistics")
     g.add_argument("--size", type=args.size, default=d(api, "size"),

@@ -189,8 +189,10 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
                painted at full resolution (the network is not run at a fixed 384 px)
       model    a trained network: a `.bw` file, a Stylizer (see `load_stylizer`) or a torch module
 
-    strength        0 returns the photo unchanged, 1 the full style. For a style image it moves
-                    the style vector from the photo's own to the style's; otherwise it blends pixels.
+    strength        0 returns the photo unchanged, 1 the full style, 0.5 about half-way (style and
+                    content distances move evenly). It blends the painting with the photo; for a
+                    style image the painting's style vector also moves from the photo's own to
+                    the style's.
     preserve_color  keep the photo's colours: 'luminance' (or True) paints only the luminance
                     (YIQ: the photo's chroma); 'histogram' recolours the result to the photo's
                     colour mean and covariance (Gatys et al. 2017), keeping the strokes' shading.
