@@ -1,16 +1,22 @@
-"""Edge-aware filtering with a colour guide, shared by every producer that smooths along a
-photo's edges (photoreal's smoothing, the garment masks of fashion).
+"""Edge-aware filtering with a photo as guide: the guided filter and local-affine upsampling.
 
-- `box_sum` / `box_mean`: window sums and means in O(N) (cumulative sums), windows clipped at
-  the borders.
-- `affine_fit`: per window, the least-squares affine map from the guide's colour to a source's.
-- `guided_filter` (He et al. 2013): fit `out ~ A * guide + b` in every window, average the fits.
+Both fit, in every window, the least-squares affine map from the guide's colours to a source
+image (`out ~ A * guide + b`), so the result keeps the guide's edges:
 
-Images are (1, C, H, W) float tensors; the guide has 3 channels.
+- `guided_filter` (He et al. 2013): average the fits; O(N) with box filters, any size.
+- `upsample_affine` (He & Sun 2015, "fast guided filter"): fit the affine models on a small
+  result, interpolate them and apply them to the full-resolution guide, so a result computed
+  at low resolution comes back with the guide's own full-resolution edges, not a blurred copy.
+- `upsample_detail`: the small result upsampled as it is, plus the guide's full-resolution
+  detail through the fitted gains: for results with a texture of their own (paintings).
+
+Shared by the photorealistic pipeline (`photoreal.smooth`) and the one-pass networks' stroke
+scale (`feedforward.apply`, which uses `upsample_detail`). Images are (1, C, H, W) float tensors in [0, 1].
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def _window_sum(x: torch.Tensor, r: int, dim: int) -> torch.Tensor:
@@ -48,7 +54,7 @@ def inverse3(m: torch.Tensor) -> torch.Tensor:
     return adj / det
 
 
-def affine_fit(guide: torch.Tensor, src: torch.Tensor, r: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _affine_fit(guide: torch.Tensor, src: torch.Tensor, r: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per window, the least-squares affine map from the guide's colour to `src`'s (ridge `eps`).
 
     Returns A as (1, C src, 3 guide, H, W) and b as (1, C, H, W), in float32 (`eps` >= 1e-6
@@ -67,13 +73,79 @@ def affine_fit(guide: torch.Tensor, src: torch.Tensor, r: int, eps: float) -> tu
     return a[None], b[None]
 
 
-def apply_affine(a: torch.Tensor, b: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+def _apply(a: torch.Tensor, b: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
     return (a * guide.float()[:, None]).sum(2) + b
 
 
 def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
     """He et al.'s guided filter with a colour guide: edge-aware smoothing of `src` (any channels)."""
-    a, b = affine_fit(guide, src, radius, eps)
+    a, b = _affine_fit(guide, src, radius, eps)
     n, c = a.shape[:2]
     a = box_mean(a.reshape(n, c * 3, *a.shape[-2:]), radius).reshape(a.shape)
-    return apply_affine(a, box_mean(b, radius), guide).to(src.dtype)
+    return _apply(a, box_mean(b, radius), guide).to(src.dtype)
+
+
+def _band_grid(h: int, w: int, y0: int, y1: int, device: torch.device) -> torch.Tensor:
+    """grid_sample's grid for rows y0 .. y1 of an (h, w) image (pixel centres, align_corners=False)."""
+    gx = ((torch.arange(w, device=device) + 0.5) / w * 2 - 1).float()
+    gy = ((torch.arange(y0, y1, device=device) + 0.5) / h * 2 - 1).float()
+    return torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1)[None]
+
+
+def _averaged_fit(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The affine fits averaged over each window, as He et al.'s filter does: A (1, C * 3, H, W)
+    and b (1, C, H, W), float32."""
+    a, b = _affine_fit(guide, src, radius, eps)
+    n, c = a.shape[:2]
+    return box_mean(a.reshape(n, c * 3, *a.shape[-2:]), radius).float(), box_mean(b, radius).float()
+
+
+def upsample_affine(guide_low: torch.Tensor, result_low: torch.Tensor, guide_full: torch.Tensor,
+                    radius: int = 1, eps: float = 1e-4, band: int = 512) -> torch.Tensor:
+    """Carry a low-resolution result to the full-resolution guide through local affine models.
+
+    The models (window `radius`, ridge `eps`) are fitted and averaged at low resolution,
+    interpolated bilinearly and applied to `guide_full` in bands of `band` rows, so memory stays
+    at a band's worth besides the output.
+    """
+    a, b = _averaged_fit(guide_low, result_low, radius, eps)
+    c = b.shape[1]
+    if tuple(guide_low.shape[-2:]) == tuple(guide_full.shape[-2:]):
+        return _apply(a.reshape(1, c, 3, *a.shape[-2:]), b, guide_full).clamp(0, 1)
+    coef = torch.cat([a, b], 1)
+    h, w = guide_full.shape[-2:]
+    out = torch.empty(1, c, h, w, dtype=torch.float32, device=guide_full.device)
+    for y0 in range(0, h, band):
+        y1 = min(h, y0 + band)
+        k = F.grid_sample(coef, _band_grid(h, w, y0, y1, coef.device), mode="bilinear", padding_mode="border",
+                          align_corners=False)
+        out[..., y0:y1, :] = _apply(k[:, :c * 3].reshape(1, c, 3, y1 - y0, w), k[:, c * 3:],
+                                    guide_full[..., y0:y1, :].float())
+    return out.clamp_(0, 1)
+
+
+def upsample_detail(guide_low: torch.Tensor, result_low: torch.Tensor, guide_full: torch.Tensor,
+                    radius: int = 1, eps: float = 1e-3, band: int = 512) -> torch.Tensor:
+    """Upsample a low-resolution result (bicubic) and give it back the guide's full-resolution
+    detail: the part of `guide_full` that the downscale to `guide_low` lost, times the local
+    affine gain of the result on the guide (window `radius`, ridge `eps`, fitted and averaged
+    at low resolution, interpolated).
+
+    Unlike `upsample_affine` the result's own pattern is kept as it is (a painting's strokes
+    are not a function of the photo's colours, and the averaged fits would blur them); only
+    where the result follows the guide do its edges come back at full sharpness. In bands of
+    `band` rows.
+    """
+    gain = _averaged_fit(guide_low, result_low, radius, eps)[0]
+    c = result_low.shape[1]
+    h, w = guide_full.shape[-2:]
+    low = torch.cat([result_low.float(), guide_low.float()], 1)
+    out = torch.empty(1, c, h, w, dtype=torch.float32, device=guide_full.device)
+    for y0 in range(0, h, band):
+        y1 = min(h, y0 + band)
+        grid = _band_grid(h, w, y0, y1, gain.device)
+        k = F.grid_sample(gain, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        up = F.grid_sample(low, grid, mode="bicubic", padding_mode="border", align_corners=False)
+        detail = guide_full[..., y0:y1, :].float() - up[:, c:]
+        out[..., y0:y1, :] = up[:, :c] + (k.reshape(1, c, 3, y1 - y0, w) * detail[:, None]).sum(2)
+    return out.clamp_(0, 1)

@@ -15,6 +15,12 @@ in fp32 so results are deterministic and comparable across devices.
 - `temporal_error`: for videos, the warping error of Lai et al. 2018: output frame t against
   output t-1 warped along the flow of the INPUT frames, mean squared RGB difference (0-1 units)
   where Ruder et al.'s consistency check trusts the flow (0 = perfectly steady).
+- `static_change`: for videos, how much the output changes per frame where the input stays
+  still (mean absolute RGB change, 0-1 units, over pixels whose input changed less than
+  STATIC_THRESHOLD): shimmer that the warping error, dominated by moving areas, hides.
+- `stroke_frequency`: the typical spatial frequency of an image's strokes, in cycles per image
+  width (the centroid of its gradient-energy spectrum): the same at any output size when the
+  strokes scale with the image.
 
 `evaluate` computes all that apply with one VGG pass per image; `evaluate_video` averages them
 over sampled frames and adds `temporal_error`; `format_table` prints them.
@@ -50,6 +56,7 @@ MEANINGS = {
     "gram_distance": "lower = closer to style statistics (0 = same)",
     "sliced_wasserstein": "lower = closer to style feature distribution (0 = same)",
     "temporal_error": "lower = steadier along the input's motion (0 = no flicker)",
+    "static_change": "lower = stiller where the input is still (0 = no shimmer)",
 }
 
 Features = dict[str, torch.Tensor]
@@ -331,6 +338,70 @@ def temporal_error(output: Frames, content: Frames, flow_preset: str = "medium")
     if not errors:
         raise InputError("no frame pair of the input could be matched by optical flow")
     return float(np.mean(errors))
+
+
+STATIC_THRESHOLD = 0.01  # mean abs RGB change (0-1) of the input below which a pixel counts as still
+
+
+def static_changes(output: Frames, content: Frames,
+                   threshold: float = STATIC_THRESHOLD) -> list[tuple[float, float, float]]:
+    """Per frame t >= 1: (output change, input change, still fraction) over the pixels where the
+    input changed by less than `threshold` (mean absolute RGB difference of frames t-1 and t,
+    averaged over 5x5 px); the changes are mean absolute RGB differences in 0-1 units, nan for
+    a pair with no still pixel."""
+    import cv2
+    out_it = _frames(output)
+    first = next(out_it, None)
+    if first is None:
+        raise InputError("the output video has no frames")
+    in_it = _frames(content, first.shape[:2])
+    rows: list[tuple[float, float, float]] = []
+    prev_o = prev_i = None
+    for o in (first, *out_it):
+        i = next(in_it, None)
+        if i is None:
+            raise InputError("the output has more frames than the input; compare a video with the clip it was "
+                             "made from")
+        o, i = o.astype(np.float32) / 255.0, i.astype(np.float32) / 255.0
+        if prev_o is not None:
+            di = cv2.blur(np.abs(i - prev_i).mean(-1), (5, 5))
+            still = di < threshold
+            if still.any():
+                rows.append((float(np.abs(o - prev_o).mean(-1)[still].mean()), float(di[still].mean()),
+                             float(still.mean())))
+            else:
+                rows.append((float("nan"), float("nan"), 0.0))
+        prev_o, prev_i = o, i
+    if not rows:
+        raise InputError("a static change needs at least two frames")
+    return rows
+
+
+def static_change(output: Frames, content: Frames, threshold: float = STATIC_THRESHOLD) -> float:
+    """The mean of `static_changes`' output change over the frame pairs with still pixels
+    (lower is stiller; the input's own change there is below `threshold`)."""
+    values = [r[0] for r in static_changes(output, content, threshold) if r[0] == r[0]]
+    if not values:
+        raise InputError("no part of the input stays still between frames")
+    return float(np.mean(values))
+
+
+def stroke_frequency(image: ImageSource) -> float:
+    """The radial centroid of the luminance's gradient-energy spectrum (power times frequency
+    squared, Hann-windowed, over the whole 2-D spectrum), in cycles per image width: a pattern with a period of p
+    px scores about W / p. Strokes painted at a fixed pixel size score in proportion to the
+    image's width; strokes relative to the image score alike at any size."""
+    y = luminance(load_image(image)[:1].double())[0, 0]
+    h, w = y.shape
+    window = torch.hann_window(h, periodic=False, dtype=y.dtype)[:, None] * \
+        torch.hann_window(w, periodic=False, dtype=y.dtype)[None]
+    power = torch.fft.rfft2((y - y.mean()) * window).abs().square()
+    fy = torch.fft.fftfreq(h, dtype=y.dtype)[:, None] * w      # cycles per image width
+    fx = torch.fft.rfftfreq(w, dtype=y.dtype)[None] * w
+    f2 = fx.square() + fy.square()
+    energy = power * f2
+    energy[:, 1:-1 if w % 2 == 0 else None] *= 2                 # rfft keeps one of each +-fx pair
+    return float((energy * f2.sqrt()).sum() / energy.sum().clamp_min(1e-30))
 
 
 def evaluate_video(output: str | os.PathLike, content: str | os.PathLike | None = None,

@@ -84,11 +84,67 @@ def test_preset_strength_blends_pixels(photo):
     assert torch.allclose(apply(photo, preset=7, strength=0.25), torch.lerp(photo, full, 0.25), atol=1e-6)
 
 
-def test_style_strength_moves_the_style_vector(photo, painting):
-    """Not a fade: half strength paints with a vector halfway from the photo's own style."""
-    full, half = apply(photo, style=painting), apply(photo, style=painting, strength=0.5)
+def test_style_strength_moves_the_style_vector_and_blends(photo, painting):
+    """Half strength: a painting with a style vector halfway from the photo's own, half blended in."""
+    stylizer = load_stylizer(style=painting)
+    full, half = apply(photo, model=stylizer), apply(photo, model=stylizer, strength=0.5)
+    halfway_vector = stylizer.painter(photo, 0.5)(photo).clamp(0, 1)   # 96x128: the network's multiple
+    assert torch.allclose(half, torch.lerp(photo, halfway_vector, 0.5), atol=1e-5)
     assert not torch.allclose(half, torch.lerp(photo, full, 0.5), atol=0.02)
-    assert (half - photo).abs().mean() < (full - photo).abs().mean()
+
+
+@pytest.mark.parametrize("source", ["preset", "style"])
+def test_strength_is_perceptually_even(photo, painting, source):
+    """Style and content distances move evenly: at strength 0.5 the result is about half-way from
+    the photo to the full painting (the mean of the two fractions), and they move monotonically."""
+    from brushwork.metrics import content_distance, gram_distance
+    kw = dict(preset=7) if source == "preset" else dict(style=painting)
+    outs = [apply(photo, strength=s, **kw) for s in (0, 0.25, 0.5, 0.75, 1)]
+    ref = outs[-1] if source == "preset" else painting
+    g = [gram_distance(o, ref, device="cpu") for o in outs]
+    c = [content_distance(o, photo, device="cpu") for o in outs]
+    assert all(a < b for a, b in zip(c, c[1:]))
+    # nearer the style at every step (the full painting's Gram statistics may overshoot a little)
+    assert all(b < a + 0.1 * (g[0] - g[-1]) for a, b in zip(g, g[1:]))
+    style_fraction = (g[0] - g[2]) / (g[0] - g[-1])
+    content_fraction = c[2] / c[-1]
+    assert 0.35 < (style_fraction + content_fraction) / 2 < 0.65
+
+
+@pytest.fixture(scope="module")
+def smooth_photo() -> torch.Tensor:
+    """A 256x256 photo without fine detail of its own (the astronaut at 64 px, enlarged), so
+    that the painted strokes dominate its spectrum."""
+    return resize(resize(array_to_tensor(data.astronaut()), (64, 64)), (256, 256))
+
+
+def test_stroke_scale_paints_larger_strokes(smooth_photo):
+    """Twice the stroke scale: about half the stroke frequency (cycles per image width)."""
+    from brushwork.metrics import stroke_frequency
+    native = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=1))
+    bold = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=2))
+    assert bold < 0.7 * native
+    assert apply(smooth_photo, preset=7, stroke_scale=2).shape == smooth_photo.shape
+
+
+def test_auto_stroke_scale_keeps_strokes_relative_to_the_picture(smooth_photo, monkeypatch):
+    """'auto' paints above STROKE_WORK px at that size: the same stroke frequency at twice the size
+    (a fixed stroke size would double it); at or below it, the photo is painted as it is."""
+    from brushwork.metrics import stroke_frequency
+    import sys
+    monkeypatch.setattr(sys.modules["brushwork.feedforward.apply"], "STROKE_WORK", 128)
+    small = resize(smooth_photo, (128, 128))
+    assert torch.equal(apply(small, preset=7), apply(small, preset=7, stroke_scale=1))
+    f_small, f_big = stroke_frequency(apply(small, preset=7)), stroke_frequency(apply(smooth_photo, preset=7))
+    f_fixed = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=1))
+    assert abs(f_big / f_small - 1) < 0.2 < f_fixed / f_small - 1
+
+
+@pytest.mark.parametrize("scale, message", [(0.1, "between 0.25 and 16"), (100, "between 0.25 and 16"),
+                                            ("big", "not 'auto' or a number")])
+def test_bad_stroke_scales(photo, scale, message):
+    with pytest.raises(InputError, match=message):
+        apply(photo, preset=7, stroke_scale=scale)
 
 
 def test_preserve_color_keeps_the_photo_chroma(photo):
@@ -250,6 +306,8 @@ CASES = {
     "negative strength": (APPLY + ["--preset", "3", "--strength=-0.5"], "between 0"),
     "strength not a number": (APPLY + ["--preset", "3", "--strength", "lots"], "--strength"),
     "tile too small": (APPLY + ["--preset", "3", "--tile", "10"], "at least 64"),
+    "stroke scale not a number": (APPLY + ["--preset", "3", "--stroke-scale", "bold"], "--stroke-scale"),
+    "stroke scale too large": (APPLY + ["--preset", "3", "--stroke-scale", "40"], "between 0.25 and 16"),
     "size 0": (APPLY + ["--preset", "3", "--size", "0"], "too small"),
     "1x1 style": (APPLY + ["--style", "{tiny}"], "too small for a style"),
     "text as style": (APPLY + ["--style", "{text}"], "not an image"),
@@ -284,7 +342,7 @@ def test_cli_refuses_bad_input(argv, expected, files, capsys):
 
 def test_cli_apply_replaces_the_output(files, capsys):
     code, out, err = run_cli(["apply", files["content"], "--preset", "3:0.5,12:0.5", "--strength", "0.6",
-                              "--preserve-color", "-o", files["out"]], capsys)
+                              "--preserve-color", "--stroke-scale", "1.5", "-o", files["out"]], capsys)
     assert code == 0, err
     assert Image.open(files["out"]).size == (48, 40)
     assert os.listdir(files["out_dir"]) == ["out.png"]

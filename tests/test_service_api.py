@@ -36,7 +36,8 @@ def running(app):
 
 
 def test_fast_job_through_the_queue(app, client, running):
-    r = submit(client, png_bytes(96, 64), preset="7", size="64", strength="0.8", keep_colors="true")
+    r = submit(client, png_bytes(96, 64), preset="7", size="64", strength="0.8", keep_colors="true",
+               stroke_scale="2")
     assert r.status_code == 202, r.text
     body = r.json()
     job_id, token = body["id"], body["token"]
@@ -47,6 +48,7 @@ def test_fast_job_through_the_queue(app, client, running):
     assert app.state.service.db.get(job_id).queue == "fast"
     s = wait_state(client, job_id, token)
     assert s["state"] == "done", s
+    assert s["params"]["stroke_scale"] == 2.0
     assert s["progress"] == 1.0 and s["result"]["width"] == 64 and s["result"]["height"] == 43
     res = client.get(s["result"]["url"])
     assert res.status_code == 200 and res.headers["content-type"] == "image/png"
@@ -102,6 +104,10 @@ def test_presets_and_openapi(client):
                  "/api/presets", "/api/gallery", "/api/gallery/{job_id}/like", "/api/translations"):
         assert path in paths, path
     assert "/submit" not in paths
+    for path in ("/api/jobs", "/api/videos"):   # the one-pass networks' stroke size, typed as a number
+        form = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        props = doc["components"]["schemas"][form["$ref"].rsplit("/", 1)[-1]]["properties"]
+        assert {"type": "number"} in props["stroke_scale"]["anyOf"], props["stroke_scale"]
 
 
 def test_openapi_types_strength_and_size_as_numbers(app, client):

@@ -96,6 +96,8 @@ def test_bad_files_are_refused_and_nothing_is_stored(app, client):
     ({"quality": "ultra"}, "quality 'ultra' is not one of"),
     ({"quality": "best"}, "image iteration"),
     ({"keep_colors": "maybe"}, "keep_colors"),
+    ({"stroke_scale": "100"}, "stroke scale 100.0 must be between 0.25 and 16"),
+    ({"stroke_scale": "bold"}, "stroke_scale"),
     ({"email": "not-an-address"}, "not an email address"),
     ({"email": "a@b.com\r\nBcc: x@y.com"}, "not an email address"),
     ({"webhook": "ftp://example.com/x"}, "http:// or https://"),

@@ -25,7 +25,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_video_with_a_preset(clip, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    code, _, err = run(capsys, "video", str(clip), "--preset", "7", "-o", str(out), "-q")
+    code, _, err = run(capsys, "video", str(clip), "--preset", "7", "--stroke-scale", "2", "-o", str(out), "-q")
     assert code == 0 and err == ""
     info = probe(out)
     assert (info.frames, info.width, info.height, info.audio) == (6, 64, 48, True)
@@ -46,6 +46,7 @@ def test_evaluate_a_video(clip, tmp_path, capsys):
     (["video", "{clip}", "-o", "{d}/o.mp4"], "--preset"),
     (["video", "{clip}", "--preset", "7", "-o", "{d}/o.avi"], "cannot write .avi"),
     (["video", "{clip}", "--preset", "7", "--consistency", "1.2", "-o", "{d}/o.mp4"], "consistency"),
+    (["video", "{clip}", "--preset", "7", "--stroke-scale", "0.1", "-o", "{d}/o.mp4"], "stroke scale 0.1"),
     (["video", "{clip}", "--preset", "7", "--method", "optimize", "-o", "{d}/o.mp4"], "optimize method"),
     (["video", "{clip}", "--style", "{d}/a.png", "--style", "{d}/a.png", "-o", "{d}/o.mp4"], "one --style"),
     (["video", "{clip}", "--preset", "7", "--size", "4", "-o", "{d}/o.mp4"], "too small"),

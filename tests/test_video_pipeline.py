@@ -163,6 +163,33 @@ def test_optimize_method_runs_with_a_temporal_loss(tmp_path, stripes):
     assert "temporal" in losses[-1] and "temporal2" in losses[-1]
 
 
+def still_background(n: int = 8, size: tuple[int, int] = (64, 96), seed: int = 0) -> list[np.ndarray]:
+    """A still texture with faint per-frame noise (+-1 level, as a still camera gives), and a bright
+    square crossing it at 6 px a frame."""
+    rng = np.random.default_rng(seed)
+    base = texture(*size, seed=5).astype(np.int16)
+    frames = []
+    for t in range(n):
+        f = np.clip(base + rng.integers(-1, 2, base.shape), 0, 255).astype(np.uint8)
+        f[20:36, 4 + 6 * t: 20 + 6 * t] = 250
+        frames.append(f)
+    return frames
+
+
+def test_still_areas_stay_still(tmp_path):
+    """A painter that answers every input with new strokes: where the input is still, the output
+    changes no more than the input does; where the square moves, it is painted afresh."""
+    from brushwork.metrics import static_changes
+    clip = write_folder(tmp_path / "clip", still_background())
+    stylize_video(clip, tmp_path / "out", painter=Flicker(), consistency=0.7)
+    rows = static_changes(tmp_path / "out", clip)
+    assert all(still > 0.8 for _, _, still in rows)
+    assert max(out for out, _, _ in rows) <= 1.5 * max(inp for _, inp, _ in rows)
+    frames = [f.astype(float) / 255 for f in read_frames(tmp_path / "out")]
+    assert all(np.abs(b[20:36, 4 + 6 * t: 20 + 6 * t] - a[20:36, 4 + 6 * t: 20 + 6 * t]).mean() > 0.05
+               for t, (a, b) in enumerate(zip(frames, frames[1:]), start=1))
+
+
 def test_keep_texture_restores_stroke_energy_without_amplifying_static_areas():
     import cv2
     from brushwork.video.fast import keep_texture

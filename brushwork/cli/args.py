@@ -73,6 +73,11 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+def auto_or_number(text: str) -> float | str:
+    """'auto' or a number (the API checks its range)."""
+    return "auto" if text.strip().lower() == "auto" else number(text)
+
+
 def layers(text: str) -> dict[str, float]:
     """'relu1_1,relu2_1' or 'relu1_1=0.5,relu2_1=1' -> {tap: weight} (the API checks taps and weights)."""
     out: dict[str, float] = {}

@@ -52,7 +52,8 @@ def run_apply(a: argparse.Namespace) -> int:
     from ..feedforward.apply import load_stylizer
     from ..image import check_output_path, load_image_alpha, save_image
     from ..paths import check_not_input
-    look = dict(strength=a.strength, preserve_color=a.preserve_color, size=a.size, tile=a.tile, device=a.device)
+    look = dict(strength=a.strength, preserve_color=a.preserve_color, size=a.size, stroke_scale=a.stroke_scale,
+                tile=a.tile, device=a.device)
     if Path(a.input).is_dir():
         return _apply_folder(a, look)
     if a.output.is_dir():
@@ -140,6 +141,7 @@ def register(sub: Any) -> None:
                         "  brushwork apply photo.jpg --preset 3:0.5,12:0.5 -o out.png\n"
                         "  brushwork apply photo.jpg --style painting.jpg -o out.png\n"
                         "  brushwork apply photo.jpg --preset 7 --strength 0.6 --preserve-color -o out.png\n"
+                        "  brushwork apply big.jpg --preset 19 --stroke-scale 2 -o out.png   # bolder strokes\n"
                         "  brushwork apply photos/ --preset 19 -o out/        # writes out/<name>.png\n"
                         "  brushwork apply photo.jpg --model mine.bw -o out.png\n"
                         "  brushwork apply photo.jpg --model set.bw --preset wave:0.7,udnie:0.3 -o out.png",
@@ -155,12 +157,14 @@ def register(sub: Any) -> None:
                      help="a network you trained ('brushwork train'), .bw")
     g = ap.add_argument_group("look")
     g.add_argument("--strength", type=float, default=d(api, "strength"),
-                   help=f"0 = the photo, 1 = full style (default {d(api, 'strength'):g}). For --style it moves the "
-                   "style itself from the photo's toward the painting's; otherwise it blends with the photo")
+                   help=f"0 = the photo, 1 = full style, 0.5 about half-way (default {d(api, 'strength'):g}). It "
+                   "blends the painting with the photo; for --style the style itself also moves from the photo's "
+                   "toward the painting's")
     options.preserve_color(g, api, "keep the photo's colours: only the brightness is stylized (alone: luminance), "
                            "or the result is recoloured to the photo's colour statistics")
     g.add_argument("--size", type=args.size, default=d(api, "size"),
                    help="resize the photo first: long side in px, or WIDTHxHEIGHT (default: full resolution)")
+    options.stroke_scale(g, api)
     r = ap.add_argument_group("running")
     from ..feedforward.apply import TILE, TILE_PIXELS
     side = math.isqrt(TILE_PIXELS)

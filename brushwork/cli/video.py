@@ -40,7 +40,8 @@ def run_video(a: argparse.Namespace) -> int:
         bar.note(f"frame {painted + 1}: step {p.step}/{p.total}  loss {p.loss:.4g}")
 
     kw = dict(preset=a.preset, model=a.model, method=a.method, size=a.size, consistency=a.consistency,
-              strength=a.strength, preserve_color=a.preserve_color, steps=a.steps, later_steps=a.later_steps,
+              strength=a.strength, preserve_color=a.preserve_color, stroke_scale=a.stroke_scale, steps=a.steps,
+              later_steps=a.later_steps,
               temporal_weight=a.temporal_weight, long_term=a.long_term, style_weight=a.style_weight,
               content_weight=a.content_weight, tv_weight=a.tv_weight, flow_preset=a.flow, fps=a.fps,
               max_frames=a.frames, keep_frames=a.keep_frames, restart=a.restart, crf=a.crf, seed=a.seed,
@@ -104,6 +105,7 @@ def register(sub: Any) -> None:
                    help=f"fast: 0 = the photo, 1 = full style (default {d('strength'):g})")
     options.preserve_color(g, api, "fast: keep the video's colours: only the brightness is stylized (alone: "
                            "luminance), or each frame is recoloured to the input frame's colour statistics")
+    options.stroke_scale(g, api, "fast: frames")
     o = v.add_argument_group("optimize method")
     o.add_argument("--steps", type=args.positive_int, default=d("steps"),
                    help=f"steps for the first frame (default {d('steps')})")

@@ -9,6 +9,12 @@ Around the stylizer's painter (see `base.py`) this does what every network needs
 tiling above a pixel budget (overlapping tiles with feathered seams, so memory stays bounded
 on a 6000x4000 photo), reflect-padding each tile to the network's multiple, colour
 preservation and strength, all per tile.
+
+Stroke scale: a network paints strokes of a fixed size in pixels, so on a 3000 px photo its
+style would shrink to fine noise. The photo is painted at a working size (by default a long
+side of about STROKE_WORK px, where the networks' strokes look like the painting) and brought
+back to full resolution guided by the photo itself (`guided.upsample_detail`): the strokes
+keep their size relative to the picture, the edges get the full-size photo's sharpness.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import torch
 
 from ..batch import FolderResult, plan_folder, run_folder
 from ..errors import InputError
+from ..guided import upsample_detail
 from ..image import ImageSource, combine_luminance, fit, load_image, match_histogram, parse_size, resize, tiled
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
@@ -33,6 +40,9 @@ TILE = 1024                # tile side used above TILE_PIXELS
 MIN_TILE = 64
 MIN_SIDE = 16              # smaller photos are refused: the networks' reflect padding needs 8 px
 COLOR_MODES = (None, "luminance", "histogram")
+STROKE_WORK = 1000         # stroke_scale "auto": larger photos are painted at this long side and upsampled
+STROKE_SCALES = (0.25, 16.0)  # the range of a numeric stroke_scale
+UPSAMPLE_RADIUS, UPSAMPLE_EPS = 1, 1e-3  # the upsampler's window (working px) and ridge (BENCHMARKS.md)
 
 
 def overlap_for(tile: int) -> int:
@@ -62,6 +72,31 @@ def check_preserve_color(mode: bool | str | None) -> str | None:
     if mode not in COLOR_MODES:
         raise InputError(f"unknown colour preservation {mode!r}; choose 'luminance' or 'histogram'")
     return mode
+
+
+def check_stroke_scale(scale: float | str | None) -> float | str:
+    """'auto' (None too) or a number in STROKE_SCALES: how many times the network's own stroke
+    size (in output pixels) the strokes are painted."""
+    if scale is None or (isinstance(scale, str) and scale.strip().lower() == "auto"):
+        return "auto"
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise InputError(f"stroke scale {scale!r} is not 'auto' or a number") from None
+    lo, hi = STROKE_SCALES
+    if not lo <= value <= hi:
+        raise InputError(f"stroke scale {scale} must be between {lo:g} and {hi:g} (or auto)")
+    return value
+
+
+def working_size(hw: tuple[int, int], stroke_scale: float | str) -> tuple[int, int]:
+    """The (H, W) a network paints an (H, W) photo at for `stroke_scale` (checked): the photo's
+    size divided by the scale; 'auto' is max(1, long side / STROKE_WORK). The short side never
+    goes below MIN_SIDE."""
+    h, w = hw
+    factor = max(1.0, max(h, w) / STROKE_WORK) if stroke_scale == "auto" else float(stroke_scale)
+    factor = min(factor, min(h, w) / MIN_SIDE)
+    return (h, w) if abs(factor - 1) < 1e-6 else (max(MIN_SIDE, round(h / factor)), max(MIN_SIDE, round(w / factor)))
 
 
 def check_tile(tile: int | None) -> int | None:
@@ -144,8 +179,8 @@ def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: b
 
 def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSource | None = None,
           model: Any = None, strength: float = 1.0, preserve_color: bool | str | None = False,
-          size: int | tuple[int, int] | str | None = None, tile: int | None = None, device: str = "auto",
-          callback: Callback | None = None) -> torch.Tensor:
+          size: int | tuple[int, int] | str | None = None, stroke_scale: float | str = "auto",
+          tile: int | None = None, device: str = "auto", callback: Callback | None = None) -> torch.Tensor:
     """Stylize `content` in one pass; returns (1, 3, H, W) RGB in [0, 1] at the photo's size.
 
     Give exactly one style source:
@@ -154,12 +189,18 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
                painted at full resolution (the network is not run at a fixed 384 px)
       model    a trained network: a `.bw` file, a Stylizer (see `load_stylizer`) or a torch module
 
-    strength        0 returns the photo unchanged, 1 the full style. For a style image it moves
-                    the style vector from the photo's own to the style's; otherwise it blends pixels.
+    strength        0 returns the photo unchanged, 1 the full style, 0.5 about half-way (style and
+                    content distances move evenly). It blends the painting with the photo; for a
+                    style image the painting's style vector also moves from the photo's own to
+                    the style's.
     preserve_color  keep the photo's colours: 'luminance' (or True) paints only the luminance
                     (YIQ: the photo's chroma); 'histogram' recolours the result to the photo's
                     colour mean and covariance (Gatys et al. 2017), keeping the strokes' shading.
     size            resize the photo first: long side in px, or (H, W), or "WxH". Default: as is.
+    stroke_scale    stroke size as a multiple of the network's own (in output pixels): the photo is
+                    painted at its size divided by this and upsampled, guided by the photo. 'auto'
+                    keeps the strokes relative to the picture: photos larger than STROKE_WORK px
+                    are painted at that long side (smaller ones as they are).
     tile            None: tile automatically above TILE_PIXELS (tiles of TILE px); 0: never;
                     or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
                     and share the whole image's normalisation statistics (no seams, no patches).
@@ -168,16 +209,19 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
     """
     strength = check_strength(strength)
     preserve_color = check_preserve_color(preserve_color)
+    stroke_scale = check_stroke_scale(stroke_scale)
     tile = check_tile(tile)
     size = parse_size(size)
     stylizer = load_stylizer(preset, style, model, device)
-    return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback)
+    return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback,
+                        stroke_scale)
 
 
 def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: PresetSpec | None = None,
                  style: ImageSource | None = None, model: Any = None, strength: float = 1.0,
                  preserve_color: bool | str | None = False, size: int | tuple[int, int] | str | None = None,
-                 tile: int | None = None, device: str = "auto", overwrite: bool = False,
+                 stroke_scale: float | str = "auto", tile: int | None = None, device: str = "auto",
+                 overwrite: bool = False,
                  callback: Callback | None = None,
                  on_skip: Callable[[Path, InputError], None] | None = None) -> FolderResult:
     """`apply` to every photo directly inside `folder`, each saved as `output`/<name>.png.
@@ -189,13 +233,15 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
     """
     strength = check_strength(strength)
     preserve_color = check_preserve_color(preserve_color)
+    stroke_scale = check_stroke_scale(stroke_scale)
     tile = check_tile(tile)
     size = parse_size(size)
     pairs = plan_folder(folder, output, overwrite=overwrite)
     stylizer = load_stylizer(preset, style, model, device)
 
     def paint(photo: torch.Tensor) -> torch.Tensor:
-        return run_stylizer(stylizer, load_content(photo, size), strength, preserve_color, tile)
+        return run_stylizer(stylizer, load_content(photo, size), strength, preserve_color, tile,
+                            stroke_scale=stroke_scale)
     return run_folder(pairs, paint, callback, on_skip)
 
 
@@ -211,14 +257,32 @@ def load_content(content: ImageSource, size: int | tuple[int, int] | None = None
 
 def run_stylizer(stylizer: Stylizer, image: torch.Tensor, strength: float = 1.0,
                  preserve_color: bool | str | None = None, tile: int | None = None,
-                 callback: Callback | None = None) -> torch.Tensor:
-    """The work behind `apply`, for an already loaded stylizer and image (validated by the caller)."""
+                 callback: Callback | None = None, stroke_scale: float | str = 1.0) -> torch.Tensor:
+    """The work behind `apply`, for an already loaded stylizer and image (validated by the caller;
+    `stroke_scale` 1 paints at the image's own size, as `apply(stroke_scale=1)`)."""
     if strength == 0:
         return image.clone()
     mode = check_preserve_color(preserve_color)
-    out = _paint(stylizer, image, strength, mode == "luminance", tile, callback)
+    hw = tuple(image.shape[-2:])
+    work = working_size(hw, check_stroke_scale(stroke_scale))
+    if work == hw:
+        out = _paint(stylizer, image, strength, mode == "luminance", tile, callback)
+    else:
+        out = _rescaled(_paint(stylizer, resize(image, work), strength, False, tile, callback), image)
+        out = combine_luminance(out, image) if mode == "luminance" else out
     # whole-image colour statistics: per tile they would differ and show the seams
     return match_histogram(out, image) if mode == "histogram" else out
+
+
+def _rescaled(painted: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """A painting of `image` made at another size, brought to `image`'s size: larger, upsampled
+    with the photo's own full-size detail where the painting follows the photo (`upsample_detail`:
+    sharp edges, the strokes as painted); smaller, by area averaging."""
+    h, w = image.shape[-2:]
+    if painted.shape[-2] < h:
+        return upsample_detail(resize(image, tuple(painted.shape[-2:])), painted, image,
+                               UPSAMPLE_RADIUS, UPSAMPLE_EPS)
+    return resize(painted, (h, w)).clamp_(0, 1)
 
 
 def _paint(stylizer: Stylizer, image: torch.Tensor, strength: float, luminance_only: bool, tile: int | None,

@@ -28,8 +28,9 @@ Painter = Callable[[torch.Tensor], torch.Tensor]
 class Stylizer(Protocol):
     name: str            # for messages and file names, e.g. "preset 7" or "style starry_night.jpg"
     multiple: int        # tiles given to the painter have sides that are multiples of this
-    native_strength: bool  # True: the painter applies `strength` itself (a style-vector blend,
-    #                        AdaIN's alpha); False: `apply` blends the pixels with the photo
+    native_strength: bool  # True: the painter applies `strength` itself (AdaIN's alpha); False:
+    #                        `apply` blends the pixels with the photo (the painter may use it too:
+    #                        the any-style network also moves its style vector)
 
     def painter(self, whole: torch.Tensor, strength: float = 1.0, tiled: bool = False) -> Painter:
         """Get ready to stylize an image at `strength` in (0, 1]; return the function that paints it.

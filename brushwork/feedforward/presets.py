@@ -177,12 +177,16 @@ def _square_crop(img: torch.Tensor, side: int = STYLE_SIDE) -> torch.Tensor:
 class ArbitraryStylizer:
     """Any image as the style, painted in one pass at full resolution (Ghiasi et al. 2017).
 
-    Strength interpolates the style vector between the photo's own and the style's: the
-    network's natural knob, which keeps the photo's look rather than fading to it.
+    Strength s moves the style vector from the photo's own to the style's, and `apply` then
+    blends the painting with the photo by s: the network with the photo's own vector already
+    recolours and restrokes the photo nearly as much as the painting does, so the vector alone
+    would jump from the photo (s = 0) to almost the full style at s = 0.1 and the knob would do
+    nothing after. Together the style and content distances move about evenly with s
+    (BENCHMARKS.md, "One-pass strength").
     """
 
     multiple = 4
-    native_strength = True
+    native_strength = False
 
     def __init__(self, style: ImageSource, device: str = "auto"):
         image = load_image(style)

@@ -15,12 +15,12 @@ import torch
 
 from ..device import resolve_device
 from ..errors import InputError
+from ..guided import guided_filter, upsample_affine
 from ..image import ImageSource, fit, load_image, luminance, resize
 from ..progress import Callback, Progress
 from .colour import lab_to_rgb, mkl, rgb_to_lab
 from .regions import Regions, auto_regions, load_segmentation, pair_segmentations, resize_labels, usable
-from ..guided import guided_filter
-from .smooth import matting_pixels_check, matting_smooth, upsample_affine
+from .smooth import matting_pixels_check, matting_smooth
 
 METHODS = ("auto", "stats")
 SMOOTHERS = ("guided", "matting", "none")

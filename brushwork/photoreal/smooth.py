@@ -3,11 +3,8 @@
 A photorealistic result is, locally, an affine function of the content's colours (Levin et al.
 2008; Luan et al. 2017): that keeps every edge and texture of the photo. Three tools use it:
 
-- `guided_filter` (He et al. 2013, shared: `brushwork.guided`): fit `out ~ A * content + b` in
-  every window, average the fits; O(N) with box filters, any size.
-- `upsample_affine` (He & Sun 2015, "fast guided filter"): fit the affine models on a small
-  result, interpolate them and apply them to the full-resolution photo, so a result computed at
-  low resolution comes back with the photo's own full-resolution detail, not a blurred copy.
+- `guided_filter` and `upsample_affine` (the shared `brushwork.guided`): edge-aware smoothing,
+  and carrying a low-resolution result to the full-resolution photo through local affine models.
 - `matting_smooth`: the closed-form solution of the matting-affinity problem (Levin's matting
   Laplacian, 3x3 windows), `(L + lam I) x = lam y`, solved by conjugate gradients, warm-started.
   `MattingLaplacian` applies L without building it (He et al. 2010's box-filter form of the
@@ -20,40 +17,15 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import InputError
-from ..guided import affine_fit, apply_affine, box_mean, box_sum, inverse3
+from ..guided import box_sum, guided_filter, inverse3, upsample_affine
+
+__all__ = ["MattingLaplacian", "guided_filter", "matting_pixels_check", "matting_smooth", "upsample_affine"]
 
 # The exact smoother keeps ~60 float64 values a pixel (~0.5 kB): 2 MP is about 1 GB.
 MATTING_MAX_PIXELS = 2_000_000
 MATTING_BYTES_PER_PIXEL = 480
-
-
-def upsample_affine(guide_low: torch.Tensor, result_low: torch.Tensor, guide_full: torch.Tensor,
-                    radius: int = 1, eps: float = 1e-4, band: int = 512) -> torch.Tensor:
-    """Carry a low-resolution result to the full-resolution guide through local affine models.
-
-    The models (window `radius`, ridge `eps`) are fitted and averaged at low resolution,
-    interpolated bilinearly and applied to `guide_full` in bands of `band` rows, so memory stays
-    at a band's worth besides the output.
-    """
-    a, b = affine_fit(guide_low, result_low, radius, eps)
-    n, c = a.shape[:2]
-    coef = torch.cat([box_mean(a.reshape(n, c * 3, *a.shape[-2:]), radius), box_mean(b, radius)], 1).float()
-    if tuple(guide_low.shape[-2:]) == tuple(guide_full.shape[-2:]):
-        return apply_affine(coef[:, :c * 3].reshape(a.shape), coef[:, c * 3:], guide_full).clamp(0, 1)
-    h, w = guide_full.shape[-2:]
-    out = torch.empty(1, c, h, w, dtype=torch.float32, device=guide_full.device)
-    gx = ((torch.arange(w, device=coef.device) + 0.5) / w * 2 - 1).float()
-    for y0 in range(0, h, band):
-        y1 = min(h, y0 + band)
-        gy = ((torch.arange(y0, y1, device=coef.device) + 0.5) / h * 2 - 1).float()
-        grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1)[None]
-        k = F.grid_sample(coef, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        out[..., y0:y1, :] = apply_affine(k[:, :c * 3].reshape(1, c, 3, y1 - y0, w), k[:, c * 3:],
-                                    guide_full[..., y0:y1, :].float())
-    return out.clamp_(0, 1)
 
 
 class MattingLaplacian:

@@ -174,6 +174,8 @@ _FIELD_DOCS = dict(
     strength="0 (the photo) to 1 (full style); default 1",
     keep_colors="true: keep the photo's colours, style only the brightness",
     size="long side of the output in px (default: the photo's size; up to the print-size limit)",
+    stroke_scale="stroke size as a multiple of the network's own, 0.25 to 16 (quality fast); default: strokes "
+                 "relative to the picture, as on a 1000 px photo",
     email="send an email here when the job is done",
     webhook="POST a signed JSON notification here when the job is done (see webhook_secret in the answer)",
 )
@@ -204,14 +206,15 @@ def submit_image(request: Request,
                  strength: float | None = Form(None, description=_FIELD_DOCS["strength"], json_schema_extra=STRENGTH),
                  keep_colors: str | None = Form(None, description=_FIELD_DOCS["keep_colors"]),
                  size: int | None = Form(None, description=_FIELD_DOCS["size"], json_schema_extra=SIZE),
+                 stroke_scale: float | None = Form(None, description=_FIELD_DOCS["stroke_scale"]),
                  email: str | None = Form(None, description=_FIELD_DOCS["email"]),
                  webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
     try:
         row = kinds.select("image", quality)
     except InputError as e:
         raise HTTPException(422, for_web(str(e))) from None
-    fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
-                  webhook=webhook)
+    fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, stroke_scale=stroke_scale,
+                  email=email, webhook=webhook)
     return _submitted(*submit(request, row, fields, {"photo": photo, "style": style}))
 
 
@@ -223,10 +226,11 @@ def submit_video(request: Request,
                  strength: float | None = Form(None, description=_FIELD_DOCS["strength"], json_schema_extra=STRENGTH),
                  keep_colors: str | None = Form(None, description=_FIELD_DOCS["keep_colors"]),
                  size: int | None = Form(None, description="long side of the output in px", json_schema_extra=SIZE),
+                 stroke_scale: float | None = Form(None, description=_FIELD_DOCS["stroke_scale"]),
                  email: str | None = Form(None, description=_FIELD_DOCS["email"]),
                  webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
-    fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, email=email,
-                  webhook=webhook)
+    fields = dict(preset=preset, strength=strength, keep_colors=keep_colors, size=size, stroke_scale=stroke_scale,
+                  email=email, webhook=webhook)
     return _submitted(*submit(request, kinds.select("video"), fields, {"video": video, "style": style}))
 
 

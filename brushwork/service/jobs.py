@@ -89,6 +89,7 @@ class JobRequest:
     preset: str | None = None     # "7" or "3:0.5,12:0.5"; None when a painting is uploaded
     strength: float = 1.0
     keep_colors: bool = False
+    stroke_scale: float | str = "auto"   # the one-pass networks' (feedforward.apply.check_stroke_scale)
     size: int | None = None       # long side of the output; None: the photo's (within the limits)
     email: str | None = None
     webhook: str | None = None
@@ -128,6 +129,10 @@ def parse_request(row: JobKind, fields: dict[str, Any], uploaded: set[str], cfg:
     keep = (text("keep_colors") or "false").lower()
     if keep not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
         raise InputError(f"keep_colors {keep!r} must be true or false")
+    stroke_scale: float | str = "auto"
+    if "stroke_scale" in row.fields:
+        from ..feedforward.apply import check_stroke_scale
+        stroke_scale = check_stroke_scale(text("stroke_scale"))
     size_text = text("size")
     size = None
     if size_text is not None and size_text.lower() not in ("original", "full"):
@@ -148,8 +153,8 @@ def parse_request(row: JobKind, fields: dict[str, Any], uploaded: set[str], cfg:
             raise InputError("the QR payload (text) is empty; give the text or link to encode")
         ec = make_code(payload, None, ec or "M").ec      # InputError: unknown level, payload too long
     return JobRequest(kind=row.kind, quality=row.quality, preset=preset, strength=strength,
-                      keep_colors=keep in ("1", "true", "on", "yes"), size=size, email=email, webhook=webhook,
-                      has_style=has_style, text=payload, ec=ec)
+                      keep_colors=keep in ("1", "true", "on", "yes"), stroke_scale=stroke_scale, size=size,
+                      email=email, webhook=webhook, has_style=has_style, text=payload, ec=ec)
 
 
 def _number(text: str | None, name: str, default: float, integer: bool = False) -> float:
@@ -428,7 +433,8 @@ def status(job: Job, token: str | None = None) -> dict[str, Any]:
         "created_at": _iso(job.created_at), "finished_at": _iso(job.finished_at),
         "expires_at": _iso(job.expires_at),
         "params": {"preset": p.get("preset"), "style": "uploaded" if p.get("has_style") else None,
-                   "strength": p.get("strength"), "keep_colors": p.get("keep_colors"), "size": p.get("size")},
+                   "strength": p.get("strength"), "keep_colors": p.get("keep_colors"), "size": p.get("size"),
+                   "stroke_scale": p.get("stroke_scale", "auto")},
         "preview_version": job.preview_version,
         "preview_url": lk.preview if job.preview else None,
         "result": ({"url": lk.result, "width": job.result_width, "height": job.result_height,

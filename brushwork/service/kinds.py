@@ -58,6 +58,7 @@ CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_byt
 # A job with no photo: the painting is its main upload (its size plans nothing: a QR code is square).
 PAINTING = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
+FAST_FIELDS = PAINT_FIELDS + ("stroke_scale",)   # the one-pass networks' stroke size
 PATTERN = Upload("pattern", "pattern", "pattern", check_image, lambda c: c.max_upload_bytes)
 GARMENT_MASK = Upload("mask", "mask", "garment mask", check_image, lambda c: c.max_upload_bytes, required=False)
 FASHION_FIELDS = ("email", "webhook")
@@ -86,7 +87,7 @@ def translation_kinds(names: list[str]) -> tuple[JobKind, ...]:
 
 # Estimates: rough CPU timings on this project's 2-core machine (BENCHMARKS.md); a GPU is faster.
 KINDS: tuple[JobKind, ...] = (
-    JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), PAINT_FIELDS,
+    JobKind("image-fast", "image", "fast", "fast", (PHOTO, STYLE), FAST_FIELDS,
             max_side=lambda c: c.max_output_side,
             plan=lambda w, h, size, c: fit_side(w, h, size, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 1.0 + 1.2 * w * h / 1e6,
@@ -99,7 +100,7 @@ KINDS: tuple[JobKind, ...] = (
             producer=producers.paint_best, result="result.png", media_type="image/png", publishable=True,
             needs_style_upload="image iteration (quality 'best') paints from a style image: upload a painting, "
                                "or use quality 'fast' with a preset"),
-    JobKind("video", "video", "fast", "slow", (CLIP, STYLE), PAINT_FIELDS,
+    JobKind("video", "video", "fast", "slow", (CLIP, STYLE), FAST_FIELDS,
             max_side=lambda c: c.max_video_side,
             plan=lambda w, h, size, c: _even(fit_side(w, h, size, c.max_video_side, c.max_output_pixels)),
             estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),

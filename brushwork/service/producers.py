@@ -72,7 +72,7 @@ def paint_fast(work: Work) -> Made:
     run.report(0, 1, "painting", force=True)
     out = brushwork.apply(work.inputs["content"], preset=p.get("preset"), style=work.inputs.get("style"),
                           strength=p["strength"], preserve_color=p["keep_colors"],
-                          size=None if (ow, oh) == (w, h) else max(ow, oh), device=work.cfg.device,
+                          stroke_scale=p.get("stroke_scale", "auto"), size=None if (ow, oh) == (w, h) else max(ow, oh), device=work.cfg.device,
                           callback=lambda pr: run.report(pr.step, pr.total, f"painting tile {pr.step} of {pr.total}"))
     _stop_if(work)
     return _save(work, out)
@@ -116,7 +116,8 @@ def paint_video(work: Work) -> Made:
         return f"frame {fp.step} of {fp.total}{eta}"
     res = brushwork.stylize_video(work.inputs["content"], work.result, preset=p.get("preset"),
                                   style=work.inputs.get("style"), size=f"{ow}x{oh}", strength=p["strength"],
-                                  preserve_color=p["keep_colors"], cache=work.folder / "frames",
+                                  preserve_color=p["keep_colors"], stroke_scale=p.get("stroke_scale", "auto"),
+                                  cache=work.folder / "frames",
                                   device=work.cfg.device, callback=run.callback(describe))
     if res is None:
         raise Stopped()

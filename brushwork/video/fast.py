@@ -13,6 +13,16 @@ motion path this is a recursive (exponential) average of the paintings: a stroke
 flicker is averaged over about (1 + α) / (1 − α) frames (α = 0.7: ~6), which cuts the warping
 error by about (1 − α), while each frame still follows its own painting. A scene cut resets
 the history.
+
+Still areas are carried exactly. A feed-forward network answers the faint noise of a still
+camera (compression, sensor) with new fine strokes: averaged or not, static parts of the
+picture would shimmer (BENCHMARKS.md, "Video: still areas"). Where the
+input pixel has not changed (below STILL_LOW, averaged over 5x5 px, against the previous
+input; no flow, whose sub-pixel noise would blur the strokes), the previous output is kept as
+it is plus the input's own change (whole 8-bit levels, so nothing is lost to rounding: the
+carried changes add up to the change since the pixel last moved, and a slow fade comes
+through); a ramp up to STILL_HIGH hands over to the flow-guided blend. It needs nothing but
+the previous frame, so a resumed run carries exactly what an uninterrupted one did.
 """
 from __future__ import annotations
 
@@ -29,6 +39,8 @@ from .flow import warp
 # (1, 3, H, W) RGB in [0, 1] -> the stylized frame, same shape
 FramePainter = Callable[[torch.Tensor], torch.Tensor]
 Past = list[tuple[np.ndarray, np.ndarray]]  # (input frame, output frame) pairs, oldest first
+# mean abs RGB change (0-1, 5x5 average) of the input: carried as still below LOW, painted above HIGH
+STILL_LOW, STILL_HIGH = 0.01, 0.03
 
 
 def to_tensor(frame: np.ndarray) -> torch.Tensor:
@@ -78,6 +90,13 @@ def keep_texture(blend: np.ndarray, painted: np.ndarray, max_gain: float = 1.6) 
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def stillness(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(H, W) in [0, 1]: 1 where the input has not changed from `prev` to `cur` (float frames)."""
+    import cv2
+    change = cv2.blur(np.abs(cur - prev).mean(-1), (5, 5))
+    return np.clip((STILL_HIGH - change) / (STILL_HIGH - STILL_LOW), 0.0, 1.0).astype(np.float32)
+
+
 @dataclass
 class Consistent:
     """Paint every frame with `painter`, then blend with the warped previous output (see module doc).
@@ -114,6 +133,10 @@ class Consistent:
         m = motion(prev_in, frame, self.flow_preset, self.cut_reliable, self.cut_histogram)
         if m.cut:
             return painted, {"cut": True, "reliable": m.reliable}
-        warped = warp(to_array(prev_out), m.back)
+        prev_out = to_array(prev_out)
         w = (self.alpha * m.mask)[..., None]
-        return keep_texture(painted + w * (warped - painted), painted), {"reliable": m.reliable}
+        moving = keep_texture(painted + w * (warp(prev_out, m.back) - painted), painted)
+        cur, prev = to_array(frame), to_array(prev_in)
+        still = stillness(prev, cur)[..., None]
+        carried = np.clip(prev_out + (cur - prev), 0.0, 1.0)
+        return moving + still * (carried - moving), {"reliable": m.reliable}

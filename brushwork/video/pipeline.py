@@ -183,16 +183,18 @@ def run_video(source: str | os.PathLike | VideoInfo, output: str | os.PathLike, 
 
 def feedforward_painter(preset: Any = None, style: ImageSource | None = None, model: Any = None,
                         strength: float = 1.0, preserve_color: bool | str | None = False,
-                        device: str = "auto") -> FramePainter:
+                        stroke_scale: float | str = "auto", device: str = "auto") -> FramePainter:
     """A per-frame painter from the feed-forward networks (`brushwork.feedforward`), loaded once."""
     from ..feedforward import apply, load_stylizer
-    from ..feedforward.apply import check_preserve_color, check_strength
+    from ..feedforward.apply import check_preserve_color, check_strength, check_stroke_scale
     strength = check_strength(strength)
     preserve_color = check_preserve_color(preserve_color)
+    stroke_scale = check_stroke_scale(stroke_scale)
     stylizer = load_stylizer(preset, style, model, device)
 
     def paint(frame: torch.Tensor) -> torch.Tensor:
-        return apply(frame, model=stylizer, strength=strength, preserve_color=preserve_color, device=device)
+        return apply(frame, model=stylizer, strength=strength, preserve_color=preserve_color,
+                     stroke_scale=stroke_scale, device=device)
     return paint
 
 
@@ -201,7 +203,7 @@ def stylize_video(source: str | os.PathLike, output: str | os.PathLike, *,
                   painter: FramePainter | None = None, method: str = "fast",
                   size: int | tuple[int, int] | str | None = None, consistency: float = 0.7,
                   strength: float = 1.0, preserve_color: bool | str | None = False,
-                  steps: int = 150, later_steps: int = 50, temporal_weight: float = 1.0,
+                  stroke_scale: float | str = "auto", steps: int = 150, later_steps: int = 50, temporal_weight: float = 1.0,
                   long_term: Sequence[int] = (1,), style_weight: float = 1.0, content_weight: float = 1.0,
                   tv_weight: float = 1.0, flow_preset: str = "medium", fps: float | None = None,
                   max_frames: int | None = None, cache: str | os.PathLike | None = None,
@@ -214,7 +216,7 @@ def stylize_video(source: str | os.PathLike, output: str | os.PathLike, *,
     method 'fast': each frame is painted in one pass by a preset, a style image (arbitrary-style
       network), a trained model, or any `painter` ((1, 3, H, W) -> same), then blended with the
       previous output along the flow (`consistency` α in [0, 1): 0 = plain per-frame, default 0.7).
-      `strength` and `preserve_color` are those of `brushwork.apply`.
+      `strength`, `preserve_color` and `stroke_scale` are those of `brushwork.apply`.
     method 'optimize': Ruder et al. 2016 with `style` image(s): `steps` for the first frame,
       `later_steps` for the others, `temporal_weight` (1 = 1e4, see ruder.BASE_TEMPORAL), `long_term` frame distances
       (e.g. (1, 10, 20, 40)), and the stylize weights; `step_callback` gets each frame's stylize Progress.
@@ -228,12 +230,12 @@ def stylize_video(source: str | os.PathLike, output: str | os.PathLike, *,
     if method == "fast":
         check_consistency(consistency)
         if painter is None:
-            painter = feedforward_painter(preset, style, model, strength, preserve_color, device)
-            from ..feedforward.apply import check_preserve_color
+            painter = feedforward_painter(preset, style, model, strength, preserve_color, stroke_scale, device)
+            from ..feedforward.apply import check_preserve_color, check_stroke_scale
             # the cache records colour modes as the plain flag did (off False, luminance True)
             color = {None: False, "luminance": True}.get(check_preserve_color(preserve_color), "histogram")
             name = {"preset": preset, "style": _describe(style), "model": _describe(model), "strength": strength,
-                    "preserve_color": color}
+                    "preserve_color": color, "stroke_scale": check_stroke_scale(stroke_scale)}
         else:
             if preset is not None or style is not None or model is not None:
                 raise InputError("give a painter or a preset/style/model, not both")
