@@ -15,7 +15,7 @@ from typing import Callable
 from ..errors import InputError
 from . import producers
 from .config import ServiceConfig
-from .uploads import Checked, check_image, check_video, fit_side
+from .uploads import Checked, check_image, check_sound, check_video, fit_side
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class JobKind:
     media_type: str
     publishable: bool = False     # may be shown in the gallery
     needs_style_upload: str | None = None   # refused without a painting: the reason
+    picture: str | None = None    # a picture made beside the result (a sound's spectrograms), if any
 
     @property
     def main(self) -> Upload:
@@ -55,6 +56,8 @@ class JobKind:
 PHOTO = Upload("photo", "content", "photo", check_image, lambda c: c.max_upload_bytes)
 STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes, required=False)
 CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes)
+SOUND = Upload("content", "content", "content sound", check_sound, lambda c: c.max_sound_bytes)
+STYLE_SOUND = Upload("style", "style", "style sound", check_sound, lambda c: c.max_sound_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
 
 
@@ -84,6 +87,13 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: _even(fit_side(w, h, size, c.max_video_side, c.max_output_pixels)),
             estimate=lambda w, h, frames, c: 3.0 + frames * (0.3 + 0.9 * w * h / 1e6),
             producer=producers.paint_video, result="result.mp4", media_type="video/mp4"),
+    # a sound's size is its spectrogram's (frames x bins); the result is as long as the content
+    JobKind("audio", "audio", "best", "slow", (SOUND, STYLE_SOUND), ("email", "webhook"),
+            max_side=lambda c: 0,     # no size field: nothing to cap
+            plan=lambda w, h, size, c: (w, h),
+            estimate=lambda w, h, frames, c: producers.sound_seconds(w, c),
+            producer=producers.make_sound, result="result.wav", media_type="audio/wav",
+            picture=producers.SOUND_PICTURE),
 )
 
 
