@@ -67,7 +67,7 @@ def test_a_sound_job_makes_a_playable_wav_and_a_spectrogram(app, client, tmp_pat
         assert abs(w.getnframes() - 16_000) <= 1
     (tmp_path / "result.wav").write_bytes(res.content)
     out = load_audio(tmp_path / "result.wav")
-    assert float(np.sqrt((out.samples ** 2).mean())) > SILENCE_RMS     # a few steps from near-silence: quiet, not silent
+    assert float(np.sqrt((out.samples ** 2).mean())) > SILENCE_RMS   # a few steps from near-silence: quiet
     pic = client.get(s["result"]["picture_url"])
     assert pic.status_code == 200 and pic.headers["content-type"] == "image/png"
     img = Image.open(io.BytesIO(pic.content))

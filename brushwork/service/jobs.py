@@ -391,7 +391,8 @@ def links(job_id: str, token: str | None = None) -> Links:
     q = f"?token={token}" if token else ""
     b = f"/api/jobs/{job_id}"
     return Links(page=f"/jobs/{job_id}{q}", status=f"{b}{q}", events=f"{b}/events{q}", preview=f"{b}/preview{q}",
-                 result=f"{b}/result{q}", picture=f"{b}/picture{q}", cancel=f"{b}/cancel", publish=f"{b}/publish", delete=b)
+                 result=f"{b}/result{q}", picture=f"{b}/picture{q}", cancel=f"{b}/cancel", publish=f"{b}/publish",
+                 delete=b)
 
 
 def status(job: Job, token: str | None = None) -> dict[str, Any]:

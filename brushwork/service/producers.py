@@ -136,13 +136,14 @@ def sound_settings(cfg: ServiceConfig) -> dict[str, int]:
 
 
 SOUND_PICTURE = "spectrogram.png"   # beside a sound job's result.wav
-# seconds per step, filter and spectrogram frame on this project's 2-core CPU (BENCHMARKS.md, Audio)
-SOUND_STEP_S = 2.5e-6
+# seconds per step, filter and spectrogram frame, and per Griffin-Lim iteration and frame, on this
+# project's 2-core CPU when it is not crowded (BENCHMARKS.md, Audio: CPU seconds over 2 cores)
+SOUND_STEP_S, GRIFFIN_LIM_S = 5e-7, 1.5e-4
 
 
 def sound_seconds(frames: int, cfg: ServiceConfig) -> float:
     s = sound_settings(cfg)
-    return 5.0 + s["steps"] * s["filters"] * frames * SOUND_STEP_S
+    return 5.0 + frames * (s["steps"] * s["filters"] * SOUND_STEP_S + s["griffin_lim_iters"] * GRIFFIN_LIM_S)
 
 
 def make_sound(work: Work) -> Made:
