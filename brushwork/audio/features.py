@@ -7,8 +7,8 @@ are Gaussian, drawn from `seed` (so a run, and a metric, is reproducible), with 
 reference's He-style scale √2·√(2 / ((bins + filters)·width)).
 
 The convolution is computed as one matrix product, filters × (width·bins) by (width·bins) ×
-frames over the unfolded spectrogram: the same numbers as `conv1d`, in 0.7–0.75 of its CPU time
-forward and backward at 1024–4096 filters (BENCHMARKS.md, Audio).
+frames over the unfolded spectrogram: the same numbers as `conv1d`, in 0.74–0.82 of its CPU
+time forward and backward at 1024–4096 filters (BENCHMARKS.md, Audio).
 """
 from __future__ import annotations
 
