@@ -1,6 +1,6 @@
 """Producers: how each kind of job is made, through brushwork's public API (apply, stylize,
-stylize_video, stylize_audio). A producer reads its inputs and parameters from a `Work`, reports progress
-through the run, writes the result file itself and says what it made; `jobs.run_job` does the
+stylize_video, stylize_audio). A producer reads its inputs and parameters from a `Work`, reports
+progress through the run, writes the result file itself and says what it made; `jobs.run_job` does the
 rest (claims, leases, finishing, notifications) alike for every kind.
 """
 from __future__ import annotations
@@ -121,7 +121,6 @@ def paint_video(work: Work) -> Made:
         raise Stopped()
     info = probe(work.result)
     return Made(info.width, info.height)
-
 
 
 def sound_settings(cfg: ServiceConfig) -> dict[str, int]:
