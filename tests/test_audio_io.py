@@ -139,6 +139,20 @@ def test_random_filters_are_seeded_and_rectified():
     assert float(fa.min()) == 0.0 and float(fa.max()) > 0
     with pytest.raises(InputError, match="shorter than the filters"):
         a(spec[:, :5])
+    with pytest.raises(InputError, match="does not fit"):
+        a(spec[:100])
+
+
+def test_random_filters_are_a_convolution():
+    """The matrix product over unfolded frames is conv1d with the same kernels, gradients too."""
+    spec = log_spectrogram(noise(0.5), STFT(256))[None].repeat(2, 1, 1).requires_grad_(True)
+    feats = RandomFilters(129, 32, 7, 1, "cpu", torch.float32)
+    ours = feats(spec)["conv"]
+    ref = torch.relu(torch.nn.functional.conv1d(spec, feats.weight))
+    assert feats.weight.shape == (32, 129, 7) and torch.allclose(ours, ref, atol=1e-5, rtol=1e-5)
+    g1, = torch.autograd.grad((ours * ours.detach()).sum(), spec)
+    g2, = torch.autograd.grad((ref * ref.detach()).sum(), spec)
+    assert torch.allclose(g1, g2, atol=1e-4, rtol=1e-4)
 
 
 def test_measures_tell_sounds_apart():

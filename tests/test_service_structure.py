@@ -88,10 +88,12 @@ def test_route_handlers_hold_no_sql(module):
 def test_every_kind_is_a_row():
     from brushwork.service import kinds
     names = [k.name for k in kinds.KINDS]
-    assert names == ["image-fast", "image-best", "video", "qr", "fashion-fast", "fashion-best"] and \
+    assert names == ["image-fast", "image-best", "video", "qr", "fashion-fast", "fashion-best",
+                     "audio"] and \
         len(set(names)) == len(names)
     assert kinds.select("image").name == "image-fast" and kinds.select("image", "best").name == "image-best"
     assert kinds.select("video").main.field == "video"
+    assert [u.field for u in kinds.select("audio").uploads] == ["content", "style"]
     for row in kinds.KINDS:
         assert row.queue in ("fast", "slow") and row.uploads[0].required and callable(row.producer)
     # nothing outside the table branches on a kind or a quality
@@ -101,6 +103,6 @@ def test_every_kind_is_a_row():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Compare):
                 sides = [node.left, *node.comparators]
-                kinds_named = [s for s in sides if isinstance(s, ast.Constant) and s.value in ("image", "video", "best")]
+                kinds_named = [s for s in sides if isinstance(s, ast.Constant) and s.value in ("image", "video", "audio", "best")]
                 fields = [s for s in sides if isinstance(s, ast.Attribute) and s.attr in ("kind", "quality")]
                 assert not kinds_named and not fields, f"{path.name}: {ast.unparse(node)}"

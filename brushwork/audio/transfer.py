@@ -129,7 +129,7 @@ def stylize_audio(content: AudioSource, style: AudioSource, *,
                   phase: str = "random",
                   rate: int = 22_050,
                   n_fft: int = 2048,
-                  filters: int = 4096,
+                  filters: int = 2048,
                   width: int = 11,
                   griffin_lim_iters: int = 100,
                   optimizer: str = "lbfgs",
@@ -148,6 +148,8 @@ def stylize_audio(content: AudioSource, style: AudioSource, *,
     scale the reference's α = 1e-2 balance. `phase` 'content' starts Griffin-Lim from the
     content's phase instead of a random one. `seed` fixes the random filters, the start and
     the phase (None: filters of seed 0, noise and phase of seed 0 too; runs are reproducible).
+    `filters` is 2048, not the reference's 4096: about half the work per step, for results as
+    close to the style (1024 are cheaper again, but measurably further from it; BENCHMARKS.md, Audio).
     """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -180,7 +182,7 @@ def synthesize_texture(source: AudioSource, *,
                        steps: int = 50,
                        rate: int = 22_050,
                        n_fft: int = 2048,
-                       filters: int = 4096,
+                       filters: int = 2048,
                        width: int = 11,
                        griffin_lim_iters: int = 100,
                        optimizer: str = "lbfgs",

@@ -4,10 +4,12 @@
     POST /api/videos                submit a video job (multipart: video, style?, fields) -> 202, with an estimate
     POST /api/qr                    submit a stylized QR code (multipart: style, text, ec?, size?) -> 202
     POST /api/translations          submit a photo to a shipped translation model (multipart: photo, model, size?)
+    POST /api/sounds                submit a sound job (multipart: content, style, fields) -> 202, with an estimate
     GET  /api/jobs/{id}             status (token: Authorization: Bearer TOKEN, or ?token=)
     GET  /api/jobs/{id}/events      live status as Server-Sent Events (poll the status as a fallback)
     GET  /api/jobs/{id}/preview     the picture as it is painted (small PNG)
     GET  /api/jobs/{id}/result      the result in full resolution
+    GET  /api/jobs/{id}/picture     a picture made beside the result (a sound's spectrograms)
     POST /api/jobs/{id}/cancel      stop a queued or running job
     POST /api/jobs/{id}/publish     show a finished picture in the public gallery (or hide it)
     DELETE /api/jobs/{id}           delete the job: its photo, painting and results, at once
@@ -260,6 +262,17 @@ def submit_translation(request: Request,
     return _submitted(*submit(request, row, dict(size=size, email=email, webhook=webhook), {"photo": photo}))
 
 
+@router.post("/sounds", status_code=202, responses=ERRORS, summary="Submit two sounds (audio style transfer)")
+def submit_sound(request: Request,
+                 content: UploadFile = File(..., description="the sound whose form is kept (anything FFmpeg "
+                                                             "decodes: wav, flac, ogg, mp3, m4a)"),
+                 style: UploadFile = File(..., description="the sound whose timbre and texture it takes"),
+                 email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+                 webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    fields = dict(email=email, webhook=webhook)
+    return _submitted(*submit(request, kinds.select("audio"), fields, {"content": content, "style": style}))
+
+
 @router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status")
 def get_status(request: Request, job_id: str) -> dict:
     return status(job_for(request, job_id), link_token(request))
@@ -325,23 +338,36 @@ def preview(request: Request, job_id: str) -> Response:
 
 
 @router.get("/jobs/{job_id}/result", responses={**ERRORS, 410: {"description": "expired"},
-                                                  200: {"content": {"image/png": {}, "video/mp4": {}}}},
+                                                  200: {"content": {"image/png": {}, "video/mp4": {},
+                                                                    "audio/wav": {}}}},
             response_class=FileResponse, summary="The result in full resolution")
 def result(request: Request, job_id: str) -> FileResponse:
     job = job_for(request, job_id)
     return _result_file(request, job)
 
 
-def _result_file(request: Request, job: Job) -> FileResponse:
+@router.get("/jobs/{job_id}/picture", responses={**ERRORS, 410: {"description": "expired"},
+                                                   200: {"content": {"image/png": {}}}},
+            response_class=FileResponse, summary="A picture made beside the result (a sound's spectrograms)")
+def picture(request: Request, job_id: str) -> FileResponse:
+    job = job_for(request, job_id)
+    name = kinds.of(job).picture
+    if name is None:
+        raise HTTPException(404, f"{job.kind} jobs make no picture beside their result")
+    return _result_file(request, job, name, "image/png")
+
+
+def _result_file(request: Request, job: Job, name: str | None = None, media_type: str | None = None) -> FileResponse:
+    """The job's result (or the file `name` made with it), once the job is done."""
     if job.state != "done":
         raise HTTPException(409, f"the job is {job.state}; the result is there when it is done")
     if not job.result:
         raise HTTPException(410, "the result has expired and was deleted")
-    path = svc_of(request).storage.path(job.id, job.result)
+    path = svc_of(request).storage.path(job.id, name or job.result)
     if not path.exists():
         raise HTTPException(410, "the result has expired and was deleted")
-    return FileResponse(path, media_type=kinds.of(job).media_type, filename=f"brushwork-{job.id}{path.suffix}",
-                        headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(path, media_type=media_type or kinds.of(job).media_type,
+                        filename=f"brushwork-{job.id}{path.suffix}", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/jobs/{job_id}/cancel", responses=ERRORS, summary="Cancel a job",

@@ -110,6 +110,7 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
         "/api/jobs": 2 * cfg.max_upload_bytes + slack,    # photo + painting
         "/submit": cfg.max_video_bytes + cfg.max_upload_bytes + slack,   # the form takes photos and clips
         "/api/videos": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
+        "/api/sounds": 2 * cfg.max_sound_bytes + slack,    # content + style
     })
     app.add_middleware(SecurityHeaders)
     return app

@@ -25,6 +25,8 @@ class ServiceConfig:
     max_video_bytes: int = 200 * MB
     max_pixels: int = 50_000_000             # photo/painting pixels (brushwork.image allows 100 MP)
     max_video_seconds: float = 120.0
+    max_sound_bytes: int = 40 * MB           # one sound (the content or the style)
+    max_sound_seconds: float = 30.0          # each sound; a result is as long as its content
     image_formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "TIFF", "BMP")
     # outputs
     max_output_side: int = 6000              # "print size": A3 at 300 dpi is 4961 x 3508
@@ -32,6 +34,8 @@ class ServiceConfig:
     max_best_side: int = 1024                # image iteration (minutes on a CPU; seconds on a GPU)
     max_video_side: int = 1280
     best_steps: int = 150
+    audio_steps: int | None = None           # sound jobs' optimisation steps (None: stylize_audio's default)
+    audio_filters: int | None = None         # and their random filters (None: the same)
     device: str = "auto"
 
     # storage

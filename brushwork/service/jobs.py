@@ -400,6 +400,7 @@ class Links:
     events: str
     preview: str
     result: str
+    picture: str
     cancel: str
     publish: str
     delete: str
@@ -409,7 +410,8 @@ def links(job_id: str, token: str | None = None) -> Links:
     q = f"?token={token}" if token else ""
     b = f"/api/jobs/{job_id}"
     return Links(page=f"/jobs/{job_id}{q}", status=f"{b}{q}", events=f"{b}/events{q}", preview=f"{b}/preview{q}",
-                 result=f"{b}/result{q}", cancel=f"{b}/cancel", publish=f"{b}/publish", delete=b)
+                 result=f"{b}/result{q}", picture=f"{b}/picture{q}", cancel=f"{b}/cancel", publish=f"{b}/publish",
+                 delete=b)
 
 
 def status(job: Job, token: str | None = None) -> dict[str, Any]:
@@ -423,6 +425,7 @@ def status(job: Job, token: str | None = None) -> dict[str, Any]:
         # measured pace once there is some progress, the up-front estimate before
         eta = elapsed * (1 - progress) / progress if progress >= 0.02 else max(0.0, (job.estimate_s or 0) - elapsed)
     p = job.params or {}
+    row = kinds.of(job)
     return {
         "id": job.id, "kind": job.kind, "quality": job.quality, "state": job.state,
         "progress": round(progress, 4), "step": job.step, "total": job.total, "message": job.message,
@@ -438,7 +441,7 @@ def status(job: Job, token: str | None = None) -> dict[str, Any]:
         "preview_version": job.preview_version,
         "preview_url": lk.preview if job.preview else None,
         "result": ({"url": lk.result, "width": job.result_width, "height": job.result_height,
-                    "media_type": kinds.of(job).media_type}
+                    "media_type": row.media_type, "picture_url": lk.picture if row.picture else None}
                    if job.state == "done" and job.result else None),
         "links": asdict(lk),
         "public": job.public, "likes": job.likes,

@@ -15,7 +15,7 @@ from typing import Callable
 from ..errors import InputError
 from . import producers
 from .config import ServiceConfig
-from .uploads import Checked, check_image, check_video, fit_side
+from .uploads import Checked, check_image, check_sound, check_video, fit_side
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class JobKind:
     media_type: str
     publishable: bool = False     # may be shown in the gallery
     needs_style_upload: str | None = None   # refused without a painting: the reason
+    picture: str | None = None    # a picture made beside the result (a sound's spectrograms), if any
 
     @property
     def main(self) -> Upload:
@@ -57,6 +58,8 @@ STYLE = Upload("style", "style", "painting", check_image, lambda c: c.max_upload
 CLIP = Upload("video", "content", "clip", check_video, lambda c: c.max_video_bytes)
 # A job with no photo: the painting is its main upload (its size plans nothing: a QR code is square).
 PAINTING = Upload("style", "style", "painting", check_image, lambda c: c.max_upload_bytes)
+SOUND = Upload("content", "content", "content sound", check_sound, lambda c: c.max_sound_bytes)
+STYLE_SOUND = Upload("style", "style", "style sound", check_sound, lambda c: c.max_sound_bytes)
 PAINT_FIELDS = ("preset", "strength", "keep_colors", "size", "email", "webhook")
 FAST_FIELDS = PAINT_FIELDS + ("stroke_scale",)   # the one-pass networks' stroke size
 PATTERN = Upload("pattern", "pattern", "pattern", check_image, lambda c: c.max_upload_bytes)
@@ -122,6 +125,13 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 10.0 + c.best_steps * 10 * min(w * h, 512 * 512) / 1e6,
             producer=producers.paint_fashion_best, result="result.png", media_type="image/png", publishable=True),
+    # a sound's size is its spectrogram's (frames x bins); the result is as long as the content
+    JobKind("audio", "audio", "best", "slow", (SOUND, STYLE_SOUND), ("email", "webhook"),
+            max_side=lambda c: 0,     # no size field: nothing to cap
+            plan=lambda w, h, size, c: (w, h),
+            estimate=lambda w, h, frames, c: producers.sound_seconds(w, c),
+            producer=producers.make_sound, result="result.wav", media_type="audio/wav",
+            picture=producers.SOUND_PICTURE),
     *translation_kinds(_shipped_translators()),
 )
 

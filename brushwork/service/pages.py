@@ -128,7 +128,8 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     row = kinds.of(job)
     response = _page(request, "job.html", {"job": job, "info": info, "token": token, "webhook_secret": secret,
                                            "params": job.params or {}, "publishable": row.publishable,
-                                           "video": row.media_type.startswith("video/")})
+                                           "video": row.media_type.startswith("video/"),
+                                           "audio": row.media_type.startswith("audio/")})
     # the page's own requests (status, events, preview, download) carry the token in this cookie,
     # not in their URLs; the page's address keeps it (it is the user's key)
     response.set_cookie(job_cookie(job.id), token, httponly=True, samesite="strict", path="/",

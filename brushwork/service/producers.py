@@ -1,6 +1,7 @@
 """Producers: how each kind of job is made, through brushwork's public API (apply, stylize,
-stylize_video, translate). A producer reads its inputs and parameters from a `Work`, reports progress
-through the run, writes the result file itself and says what it made; `jobs.run_job` does the
+stylize_video, stylize_audio, qr, fashion, translate). A producer reads its inputs and parameters
+from a `Work`, reports progress through the run, writes the result file itself and says what it
+made; `jobs.run_job` does the
 rest (claims, leases, finishing, notifications) alike for every kind.
 """
 from __future__ import annotations
@@ -189,3 +190,57 @@ def translate(work: Work) -> Made:
                                                              f"{pr.total}"))
     _stop_if(work)
     return _save(work, out)
+
+
+def sound_settings(cfg: ServiceConfig) -> dict[str, int]:
+    """Steps, filters, Griffin-Lim iterations, rate and n_fft of a sound job: the service's steps
+    and filters where it sets them, else (and for the rest) `stylize_audio`'s defaults."""
+    import inspect
+
+    from ..audio import stylize_audio
+    default = {k: p.default for k, p in inspect.signature(stylize_audio).parameters.items()}
+    return {"steps": cfg.audio_steps or default["steps"], "filters": cfg.audio_filters or default["filters"],
+            **{k: default[k] for k in ("griffin_lim_iters", "rate", "n_fft")}}
+
+
+SOUND_PICTURE = "spectrogram.png"   # beside a sound job's result.wav
+# seconds per step, filter and spectrogram frame, and per Griffin-Lim iteration and frame, on this
+# project's 2-core CPU when it is not crowded (BENCHMARKS.md, Audio: CPU seconds over 2 cores)
+SOUND_STEP_S, GRIFFIN_LIM_S = 5e-7, 1.5e-4
+
+
+def sound_seconds(frames: int, cfg: ServiceConfig) -> float:
+    s = sound_settings(cfg)
+    return 5.0 + frames * (s["steps"] * s["filters"] * SOUND_STEP_S + s["griffin_lim_iters"] * GRIFFIN_LIM_S)
+
+
+def make_sound(work: Work) -> Made:
+    """Audio style transfer: the content sound's form in the style sound's timbre, as a wav, with
+    a picture of the three spectrograms beside it. Progress runs through both phases on one bar
+    (optimise the spectrogram, then Griffin-Lim); the preview is the spectrogram as it forms."""
+    import numpy as np
+    import torch
+
+    import brushwork
+    from ..audio import save_audio, save_spectrograms, spectrogram_picture
+    from ..audio.stft import STFT
+    from ..image import load_image
+    run, cfg = work.run, work.cfg
+    s = sound_settings(cfg)
+    steps, total, stft = s["steps"], s["steps"] + s["griffin_lim_iters"], STFT(s["n_fft"])
+
+    def report(p) -> bool:
+        if p.phase == "griffin-lim":
+            return run.report(steps + p.step, total, f"turning the spectrogram into sound (Griffin-Lim): "
+                                                     f"iteration {p.step} of {p.total}")
+        pic = np.asarray(spectrogram_picture({"result so far": p.image[0]}, s["rate"], stft.step), dtype=np.float32)
+        return run.report(p.step, total, f"optimising the spectrogram: step {p.step} of {p.total}",
+                          torch.from_numpy(pic / 255.0).permute(2, 0, 1)[None])
+    run.report(0, total, "reading the sounds", force=True)
+    out = brushwork.stylize_audio(work.inputs["content"], work.inputs["style"], steps=steps, filters=s["filters"],
+                                  device=cfg.device, callback=report)
+    _stop_if(work)
+    save_audio(out, work.result)
+    pic = save_spectrograms({"content": work.inputs["content"], "style": work.inputs["style"], "result": out},
+                            work.folder / SOUND_PICTURE, rate=s["rate"], n_fft=s["n_fft"])
+    return Made(stft.frames(len(out.samples)), stft.bins, load_image(pic))

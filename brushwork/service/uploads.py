@@ -3,7 +3,8 @@
 A photo or painting must be one of the allowed formats, at most `max_pixels` (read from the
 header before any pixel is decoded, so a 50000x50000 PNG costs nothing), at least 16 px a side,
 and decode completely (a truncated file is refused). A clip must be a video FFmpeg can decode,
-no longer than `max_video_seconds`.
+no longer than `max_video_seconds`; a sound must decode as audio (`brushwork.audio.load_audio`),
+be audible, and last at most `max_sound_seconds`.
 """
 from __future__ import annotations
 
@@ -78,6 +79,25 @@ def check_video(path: Path, cfg: ServiceConfig, what: str = "clip") -> Checked:
     if info.duration > cfg.max_video_seconds:
         raise InputError(f"the {what} is {info.duration:.0f} s long; the limit is {cfg.max_video_seconds:.0f} s")
     return Checked(info.width, info.height, info.frames, "video")
+
+
+def check_sound(path: Path, cfg: ServiceConfig, what: str = "sound") -> Checked:
+    """A sound is checked by decoding it whole at the working rate; its size is that of its
+    spectrogram (frames wide, frequency bins high), the picture the job optimises."""
+    from ..audio import load_audio
+    from ..audio.stft import STFT
+    from ..audio.transfer import SILENCE_RMS
+    try:
+        sound = load_audio(path)
+    except InputError as e:
+        reason = str(e).split(": ", 1)[-1] if str(e).startswith(str(path)) else str(e)
+        raise InputError(f"the {what} cannot be used: {reason}") from None
+    if sound.seconds > cfg.max_sound_seconds:
+        raise InputError(f"the {what} is {sound.seconds:.0f} s long; the limit is {cfg.max_sound_seconds:.0f} s")
+    if float((sound.samples.astype("float64") ** 2).mean()) ** 0.5 < SILENCE_RMS:
+        raise InputError(f"the {what} is silent")
+    stft = STFT()
+    return Checked(stft.frames(len(sound.samples)), stft.bins, 1, "sound")
 
 
 def fit_side(w: int, h: int, side: int | None, cap_side: int, cap_pixels: int) -> tuple[int, int]:

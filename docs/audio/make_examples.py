@@ -1,7 +1,7 @@
 """Render the audio examples in this folder from the shared samples (licences in README.md here).
 
-    .venv/bin/python docs/audio/make_examples.py                          # the API's defaults
-    .venv/bin/python docs/audio/make_examples.py --filters 1024 --steps 30  # what is committed here
+    .venv/bin/python docs/audio/make_examples.py                          # the API's defaults: what is committed here
+    .venv/bin/python docs/audio/make_examples.py --filters 1024 --steps 30  # faster
 
 Each example takes the first 5 s of the 10 s mono 22.05 kHz excerpts, writes its result beside
 this file with a picture of its inputs' and its own spectrograms, and prints its measures

@@ -117,6 +117,7 @@ function setupJob(el) {
       download.hidden = false;
       if (d.publishable) publishForm.hidden = false;
       if (s.result.media_type.startsWith("video/") && !$("#result-video")) location.reload();
+      if (s.result.media_type.startsWith("audio/") && !$("#result-audio")) location.reload();
     }
     cancel.hidden = !(s.state === "queued" || s.state === "running");
     if (["done", "failed", "cancelled"].includes(s.state)) finished = true;
