@@ -8,8 +8,8 @@
 """
 __version__ = "0.1.0"
 
-from .errors import BrushworkError, InputError, MissingWeightsError  # noqa: E402
-from .image import load_image, save_image  # noqa: E402
+from .errors import BrushworkError, InputError, InputWarning, MissingWeightsError  # noqa: E402
+from .image import UpTo, load_image, save_image  # noqa: E402
 from .optimize import mrf, reconstruct, stylize, texture  # noqa: E402
 from .photoreal import photo  # noqa: E402
 from .progress import Progress  # noqa: E402
@@ -20,6 +20,6 @@ from .feedforward.train import train_adain, train_fast, train_multistyle  # noqa
 from .video import stylize_video  # noqa: E402
 from .audio import stylize_audio  # noqa: E402
 
-__all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "apply", "export_onnx",
+__all__ = ["BrushworkError", "InputError", "InputWarning", "MissingWeightsError", "UpTo", "Progress", "apply", "export_onnx",
            "load_image", "load_model", "mrf", "photo", "presets", "reconstruct", "save_image", "save_model", "stylize",
            "stylize_audio", "stylize_video", "texture", "train_adain", "train_fast", "train_multistyle", "__version__"]
