@@ -10,8 +10,8 @@
 """
 __version__ = "0.1.0"
 
-from .errors import BrushworkError, InputError, MissingWeightsError  # noqa: E402
-from .image import load_image, save_image  # noqa: E402
+from .errors import BrushworkError, InputError, InputWarning, MissingWeightsError  # noqa: E402
+from .image import UpTo, load_image, save_image  # noqa: E402
 from .optimize import mrf, qr, reconstruct, stylize, texture  # noqa: E402
 from .photoreal import photo  # noqa: E402
 from .progress import Progress  # noqa: E402
@@ -25,7 +25,7 @@ from .video import stylize_video  # noqa: E402
 from .audio import stylize_audio  # noqa: E402
 from .fashion import fashion, garment_mask  # noqa: E402
 
-__all__ = ["BrushworkError", "InputError", "MissingWeightsError", "Progress", "apply", "export_onnx",
+__all__ = ["BrushworkError", "InputError", "InputWarning", "MissingWeightsError", "Progress", "UpTo", "apply", "export_onnx",
            "fashion", "garment_mask",
            "load_image", "load_model", "mrf", "photo", "presets", "qr", "reconstruct", "save_image", "save_model", "stylize",
            "stylize_audio", "stylize_video", "texture", "train_adain", "train_cut", "train_cyclegan", "train_fast",

@@ -11,3 +11,8 @@ class InputError(BrushworkError, ValueError):
 
 class MissingWeightsError(BrushworkError, FileNotFoundError):
     """Network weights were not found where they were looked for."""
+
+
+class InputWarning(UserWarning):
+    """Something given by the user was adapted to be usable (the message says how); the CLI
+    prints it as a one-line note."""

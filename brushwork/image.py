@@ -12,6 +12,7 @@ import os
 import struct
 import warnings
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -163,13 +164,30 @@ def load_mask(src: ImageSource) -> torch.Tensor:
     return luminance(load_image(src)).clamp(0, 1)
 
 
-def parse_size(text: str | int | tuple[int, int] | None) -> int | tuple[int, int] | None:
-    """'512' -> 512 (long side); '640x480' -> (480, 640) as (H, W). Validates the range."""
+@dataclass(frozen=True)
+class UpTo:
+    """An output size: the input's own, shrunk to a long side of `side` px when it is larger
+    (a smaller input is never enlarged)."""
+
+    side: int
+
+    def __str__(self) -> str:
+        return f"the input's size, at most {self.side} px on the long side"
+
+
+Size = int | tuple[int, int] | UpTo
+
+
+def parse_size(text: str | Size | None) -> Size | None:
+    """'512' -> 512 (long side); '640x480' -> (480, 640) as (H, W); an `UpTo` as it is.
+    Validates the range."""
     if text is None:
         return None
-    if isinstance(text, tuple):
+    if isinstance(text, UpTo):
+        value: int | tuple[int, int] = text.side
+    elif isinstance(text, tuple):
         h, w = text
-        value: int | tuple[int, int] = (int(h), int(w))
+        value = (int(h), int(w))
     elif isinstance(text, int):
         value = text
     else:
@@ -188,14 +206,17 @@ def parse_size(text: str | int | tuple[int, int] | None) -> int | tuple[int, int
             raise InputError(f"size {text!r} is too small: a side must be at least 16 px")
         if side > MAX_SIDE:
             raise InputError(f"size {text!r} is too large: a side may be at most {MAX_SIDE} px")
-    return value
+    return text if isinstance(text, UpTo) else value
 
 
-def fit(shape: tuple[int, int] | torch.Size, size: int | tuple[int, int]) -> tuple[int, int]:
-    """Target (H, W): an int scales the long side to it keeping the aspect; a tuple is exact."""
+def fit(shape: tuple[int, int] | torch.Size, size: Size) -> tuple[int, int]:
+    """Target (H, W): an int scales the long side to it keeping the aspect; a tuple is exact;
+    an `UpTo` keeps `shape` unless its long side is larger."""
     if isinstance(size, tuple):
         return int(size[0]), int(size[1])
     h, w = int(shape[0]), int(shape[1])
+    if isinstance(size, UpTo):
+        size = min(size.side, max(h, w))
     scale = size / max(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))
 

@@ -18,7 +18,8 @@ from .qrcode import SAMPLE_SIGMA, sample_modules
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bring a (N, 1, H, W) guidance mask to a feature map's size (area-averaged)."""
+    """Bring a (N, 1, H, W) guidance mask to another size: area-averaged when shrinking, each
+    pixel repeated (nearest) when enlarging."""
     if tuple(mask.shape[-2:]) == tuple(size):
         return mask
     return F.adaptive_avg_pool2d(mask.float(), size)

@@ -8,10 +8,11 @@ the user gave (files, sizes, weights, layers) print one line and exit with 2.
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+import warnings
+from typing import Any, Sequence
 
 from .. import __version__
-from ..errors import BrushworkError
+from ..errors import BrushworkError, InputWarning
 from . import audio, fashion, iterate, oneshot, photo, qr, service, train, translate, video
 from .args import EXIT_USAGE, Parser
 
@@ -28,6 +29,19 @@ def build_parser() -> Parser:
     return p
 
 
+def _note(command: str) -> Any:
+    """A `warnings.showwarning` that prints an `InputWarning` as one line (others as usual)."""
+    default = warnings.showwarning
+
+    def show(message: Any, category: type, *rest: Any, **kw: Any) -> None:
+        if issubclass(category, InputWarning):
+            print(f"brushwork {command}: note: {message}", file=sys.stderr)
+        else:
+            default(message, category, *rest, **kw)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -35,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InputWarning)
+            warnings.showwarning = _note(args.command)
+            return args.func(args)
     except BrushworkError as e:
         print(f"brushwork {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

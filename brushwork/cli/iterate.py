@@ -181,7 +181,7 @@ def register(sub: Any) -> None:
     s.add_argument("--demo", action="store_true",
                    help=f"use the built-in photo and style ({DEMO_SIZE} px, about a minute on a laptop CPU)")
     s.add_argument("--style-weight", type=float, default=d(api.stylize, "style_weight"),
-                   help="how much style vs content: 1 = balanced (default), 5 = much more style, 0.2 = mostly content")
+                   help="how much style vs content: 1 = balanced (default), 10 = much more style, 0.3 = mostly content")
     s.add_argument("--content-weight", type=float, default=d(api.stylize, "content_weight"),
                    help="raw multiplier on the content loss")
     s.add_argument("--tv-weight", type=float, default=d(api.stylize, "tv_weight"),
@@ -199,7 +199,8 @@ def register(sub: Any) -> None:
     options.preserve_color(s, api.stylize, "keep the photo's colours: luminance (the value when none is given) "
                            "styles only the brightness, histogram recolours the style first")
     s.add_argument("--mask", action="append", default=None, metavar="MASK",
-                   help="one per style image: a content-sized image, white where that style goes")
+                   help="one per style image, white where that style goes; resized to the content "
+                   "(it must have the content's aspect ratio)")
     s.add_argument("--init", default=d(api.stylize, "init"),
                    help="start from: content (default), noise, style, or an image file")
     options.iteration(s, api.stylize)

@@ -13,15 +13,15 @@ class Extractor:
     """VGG-19 taps at a fixed device/dtype (`auto` resolved); targets come back as fp32 without grad.
 
     The input is moved to the device and dtype; with no taps it returns no features (a recipe
-    made of pixel losses only).
+    made of pixel losses only). `padding` is the convolutions' (see `VGG19Features`).
     """
 
     def __init__(self, taps: Sequence[str], pooling: str = "max", device: str | torch.device = "auto",
-                 dtype: str | torch.dtype = "auto"):
+                 dtype: str | torch.dtype = "auto", padding: str = "zeros"):
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.taps = tuple(taps)
-        self.net = vgg.vgg19(self.taps, pooling, self.device, self.dtype) if self.taps else None
+        self.net = vgg.vgg19(self.taps, pooling, self.device, self.dtype, padding) if self.taps else None
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.net is None:

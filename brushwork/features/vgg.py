@@ -109,16 +109,27 @@ def _dequantized_state() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     return state
 
 
-class VGG19Features(nn.Module):
-    """Frozen VGG-19 truncated after the deepest tap; forward returns {tap: activation}."""
+PADDINGS = ("zeros", "replicate", "reflect")
 
-    def __init__(self, taps: list[str] | tuple[str, ...], pooling: str = "max"):
+
+class VGG19Features(nn.Module):
+    """Frozen VGG-19 truncated after the deepest tap; forward returns {tap: activation}.
+
+    `padding` is how every 3×3 convolution sees beyond the image: 'zeros' as the network was
+    trained (metrics and the trained networks' losses use it), or 'replicate' / 'reflect',
+    which image iteration uses: with zeros the outermost pixels' features differ from any the
+    style has, and optimising an image against them paints a line or frame along its borders.
+    """
+
+    def __init__(self, taps: list[str] | tuple[str, ...], pooling: str = "max", padding: str = "zeros"):
         super().__init__()
         check_taps(taps)
         if pooling not in ("max", "avg"):
             raise InputError(f"unknown pooling {pooling!r}; choose 'max' or 'avg'")
+        if padding not in PADDINGS:
+            raise InputError(f"unknown padding {padding!r}; choose one of {', '.join(PADDINGS)}")
         self.taps = tuple(dict.fromkeys(taps))
-        self.pooling = pooling
+        self.pooling, self.padding = pooling, padding
         last = max(LAYERS.index(t) for t in self.taps)
         state = _dequantized_state()
         layers: dict[str, nn.Module] = {}
@@ -126,7 +137,7 @@ class VGG19Features(nn.Module):
         for name in LAYERS[: last + 1]:
             if name.startswith("conv"):
                 w, b = state[name]
-                conv = nn.Conv2d(in_ch, w.shape[0], 3, padding=1)
+                conv = nn.Conv2d(in_ch, w.shape[0], 3, padding=1, padding_mode=padding)
                 conv.weight = nn.Parameter(w, requires_grad=False)
                 conv.bias = nn.Parameter(b, requires_grad=False)
                 layers[name] = conv
@@ -176,12 +187,13 @@ class VGG19Features(nn.Module):
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(taps: tuple[str, ...], pooling: str, device: str, dtype: torch.dtype) -> VGG19Features:
-    return VGG19Features(taps, pooling).to(device=device, dtype=dtype)
+def _cached(taps: tuple[str, ...], pooling: str, device: str, dtype: torch.dtype, padding: str) -> VGG19Features:
+    return VGG19Features(taps, pooling, padding).to(device=device, dtype=dtype)
 
 
 def vgg19(taps: list[str] | tuple[str, ...], pooling: str = "max",
-          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> VGG19Features:
-    """A frozen VGG-19 feature extractor, cached per (taps, pooling, device, dtype)."""
+          device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+          padding: str = "zeros") -> VGG19Features:
+    """A frozen VGG-19 feature extractor, cached per (taps, pooling, device, dtype, padding)."""
     check_taps(taps)
-    return _cached(tuple(sorted(set(taps), key=LAYERS.index)), pooling, str(torch.device(device)), dtype)
+    return _cached(tuple(sorted(set(taps), key=LAYERS.index)), pooling, str(torch.device(device)), dtype, padding)

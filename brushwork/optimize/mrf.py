@@ -12,7 +12,7 @@ import torch
 
 from ..errors import InputError
 from ..features import check_taps
-from ..image import ImageSource, fit, load_image, parse_size, resize
+from ..image import ImageSource, Size, UpTo, fit, load_image, parse_size, resize
 from ..losses import ContentLoss, MRFLoss, TVLoss
 from ..progress import Callback
 from ..weights import non_negative
@@ -44,7 +44,7 @@ def _levels(final: tuple[int, int], levels: int) -> list[tuple[int, int]]:
 
 
 def mrf(content: ImageSource, style: ImageSource, *,
-        size: int | tuple[int, int] | str | None = 384,
+        size: Size | str | None = UpTo(384),
         steps: int = 100,
         style_weight: float = 1.0,
         content_weight: float = 1.0,
@@ -66,7 +66,8 @@ def mrf(content: ImageSource, style: ImageSource, *,
         callback: Callback | None = None) -> torch.Tensor:
     """Paint `content` with the local patches of `style`; returns (1, 3, H, W) RGB in [0, 1].
 
-    `size` is the output's long side (or (H, W) / 'WxH'; `None` keeps the content's size).
+    `size` is the output's long side (or (H, W) / 'WxH'; `None` keeps the content's size, the
+    default `UpTo(384)` keeps it up to 384 px and shrinks a larger photo to that).
     `steps` L-BFGS iterations run at each of the `levels` scales (each half the next; a scale
     ends early once the loss improves by less than `tol`). The style image is resized to
     `style_scale` × the output's long side; `patch_stride` samples its patch bank sparsely (2

@@ -1,21 +1,24 @@
 """Neural style (Gatys et al. 2016) with the controls of Gatys et al. 2017.
 
-Content is matched at relu4_2, style as Gram matrices at relu1_1 ... relu5_1. One knob,
-`style_weight`, sets the style/content balance (β/α) relative to a calibrated default; raw
-per-layer weights are there for experts. Several styles blend by weight, masks confine a
+Content is matched at relu4_2, style as Gram matrices at relu1_1 ... relu5_1, each term
+relative to its target's energy (see `BASE_STYLE`). One knob, `style_weight`, sets the
+style/content balance (β/α): 1 is the default, 0.3 keeps much of the photo, 10 and more paint
+it over; raw per-layer weights are there for experts. The feature network pads by replicating
+the border (`RunSettings.padding`), so no line or frame is painted along the edges. Several styles blend by weight, masks confine a
 style to a region (guided Gram), and colour can be preserved by luminance-only transfer or
 by matching the style's colour histogram to the content.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
 
-from ..errors import InputError
-from ..image import (ImageSource, combine_luminance, fit, load_image, luminance, match_histogram,
+from ..errors import InputError, InputWarning
+from ..image import (ImageSource, Size, UpTo, combine_luminance, fit, load_image, luminance, match_histogram,
                      load_mask, match_luminance, parse_size, resize)
-from ..losses import ContentLoss, GramLoss, TVLoss, gram
+from ..losses import ContentLoss, GramLoss, TVLoss, gram, resize_mask
 from ..progress import Callback
 from ..weights import blend_weights, non_negative
 from .builds import Build, combine
@@ -26,34 +29,55 @@ from .settings import RunSettings
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-# Calibrated base weights: with style_weight=1 the result looks like the classic examples.
-BASE_CONTENT = 5.0
-BASE_STYLE = 100.0
+# Every content and style term is relative: divided by its target's mean square, so a layer
+# counts by how far the image is from the target there (the measure `metrics` reports), not by
+# the size of its activations. On raw Grams relu4_1's term outweighed the rest by ~50x in value
+# and ~100x in gradient (chicago x the_scream, 256 px): relu1_1 (colour) and relu5_1 were never
+# matched, so the sky kept the photo's colours, raising the style weight only pushed relu4_1
+# against the content (relu4_2), and the style distance stopped falling. The TV prior was 1e-8
+# of the objective, i.e. off, which left per-pixel chroma speckle; on the relative scale 1e-3
+# is about a fifth of the objective at the default weights and removes it.
+BASE_CONTENT = 1.0
+BASE_STYLE = 1.0
 BASE_TV = 1e-3
 COLOR_MODES = (None, "luminance", "histogram")
 
 
+def _energy(t: torch.Tensor) -> float:
+    """Mean square of a target: dividing a loss by it makes the loss relative (0 = matched,
+    1 = an error as large as the target itself), the same on every layer."""
+    return max(float(t.pow(2).mean()), 1e-12)
+
+
 def _load_masks(masks: Sequence[ImageSource | None] | None, n_styles: int,
                 shape: tuple[int, int]) -> list[torch.Tensor | None]:
+    """One (1, 1, H, W) mask (or None) per style at the content's `shape`. A mask of another size
+    but the content's aspect ratio (to a pixel) is resized, area-averaged or nearest, with an
+    `InputWarning` saying so; another aspect ratio is refused."""
     if masks is None:
         return [None] * n_styles
     if len(masks) != n_styles:
         raise InputError(f"{len(masks)} masks given for {n_styles} style images; give one per style")
     out: list[torch.Tensor | None] = []
-    for m in masks:
+    h, w = shape
+    for i, m in enumerate(masks, 1):
         if m is None:
             out.append(None)
             continue
         t = load_mask(m)
-        if tuple(t.shape[-2:]) != tuple(shape):
-            raise InputError(f"mask is {t.shape[-1]}x{t.shape[-2]} but the content is {shape[1]}x{shape[0]}; "
-                             "a mask must have the content's size")
+        mh, mw = t.shape[-2:]
+        if (mh, mw) != (h, w):
+            if abs(mh * w - h * mw) > max(w, mw):  # more than a pixel off the content's aspect
+                raise InputError(f"mask {i} is {mw}x{mh} but the content is {w}x{h}: a mask must have "
+                                 "the content's aspect ratio")
+            warnings.warn(f"mask {i} is {mw}x{mh}; resized to the content's {w}x{h}", InputWarning, stacklevel=3)
+            t = resize_mask(t, (h, w))
         out.append(t)
     return out
 
 
 def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *,
-            size: int | tuple[int, int] | None = 512,
+            size: Size | None = UpTo(512),
             steps: int = 150,
             style_weight: float = 1.0,
             content_weight: float = 1.0,
@@ -79,9 +103,12 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             extra_losses: Build | None = None) -> torch.Tensor:
     """Paint `content` in the style of `styles`; returns (1, 3, H, W) RGB in [0, 1].
 
-    `style_weight` is the one knob: 1 is the balanced default, 10 much more style, 0.1 mostly
-    content. `size` is the long side (or (H, W)) of the output; `None` keeps the content's size.
-    `masks` (one per style, content-sized, white = this style) confine styles to regions.
+    `style_weight` is the one knob: 1 is the balanced default, 10 much more style, 0.3 mostly
+    content (the style distance falls and the content distance rises with it). `size` is the long side (or (H, W)) of the output; `None` keeps the content's size,
+    and the default `UpTo(512)` too up to 512 px (a larger photo is shrunk, a smaller one never
+    enlarged: upscaling adds no detail, only time).
+    `masks` (one per style, white = this style; resized to the content if they have its aspect
+    ratio) confine styles to regions.
     `preserve_color` is 'luminance' (style only the luminance) or 'histogram' (recolour styles).
     `multiscale` starts at a long side of `min_side` and doubles up to the output, running
     `coarse_steps` at each smaller scale. The default, a quarter of the output's side but at least
@@ -130,7 +157,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         losses: dict = {}
         c_feats = ex.targets(resize(content_work, hw))
         for tap, w in c_layers.items():
-            losses[f"content:{tap}"] = ContentLoss(tap, c_feats[tap], BASE_CONTENT * content_weight * w)
+            losses[f"content:{tap}"] = ContentLoss(tap, c_feats[tap], BASE_CONTENT * content_weight * w
+                                                   / _energy(c_feats[tap]))
         style_side = max(16, round(max(hw) * style_scale))
         for i, (img, b, mask) in enumerate(zip(style_imgs, blend, mask_list)):
             if b == 0:
@@ -139,7 +167,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             m = None if mask is None else resize(mask, hw).to(ex.device)
             for tap, w in s_layers.items():
                 name = f"style{i}:{tap}" if len(style_imgs) > 1 else f"style:{tap}"
-                losses[name] = GramLoss(tap, gram(s_feats[tap]), BASE_STYLE * style_weight * b * w, m)
+                target = gram(s_feats[tap])
+                losses[name] = GramLoss(tap, target, BASE_STYLE * style_weight * b * w / _energy(target), m)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)
         return losses
