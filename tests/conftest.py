@@ -90,3 +90,11 @@ def backend(request, servers) -> dict:
     """Each broker x database pair: ServiceConfig fields, `config(tmp_path, **backend)`."""
     broker, db = request.param
     return {"broker_url": broker_url(servers, broker), "db_url": database_url(servers, db)}
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    """A TestClient of the test module's `app` fixture (service tests)."""
+    from fastapi.testclient import TestClient
+    with TestClient(app) as c:
+        yield c

@@ -69,6 +69,17 @@ def submit(client, photo: bytes | None = None, files: dict | None = None, **fiel
     return client.post("/api/jobs", files=files, data={k: v for k, v in data.items() if v is not False})
 
 
+@contextlib.contextmanager
+def service_app(folder: Path, **settings):
+    """A web app on `config(folder, **settings)` without its sweeper, closed afterwards."""
+    from brushwork.service.app import create_app
+    app = create_app(config(folder, **settings), sweeper=False)
+    try:
+        yield app
+    finally:
+        app.state.service.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

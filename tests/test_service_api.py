@@ -11,21 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from brushwork.service.app import create_app
-from service_util import config, png_bytes, submit, wait_state, worker
+from service_util import png_bytes, service_app, submit, wait_state, worker
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    app = create_app(config(tmp_path_factory.mktemp("service")), sweeper=False)
-    yield app
-    app.state.service.close()
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as c:
-        yield c
+    with service_app(tmp_path_factory.mktemp("service")) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

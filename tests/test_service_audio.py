@@ -9,13 +9,11 @@ import wave
 import numpy as np
 import pytest
 from audio_synth import chirp, noise, tone, write_wav
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from brushwork.audio import load_audio
 from brushwork.audio.transfer import SILENCE_RMS
-from brushwork.service.app import create_app
-from service_util import config, png_bytes, wait_state, worker
+from service_util import config, png_bytes, service_app, wait_state, worker
 
 STEPS, FILTERS = 3, 16
 
@@ -26,16 +24,9 @@ def wav_bytes(tmp_path, samples: np.ndarray, name: str, rate: int = 22_050) -> b
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    app = create_app(config(tmp_path_factory.mktemp("sounds"), audio_steps=STEPS, audio_filters=FILTERS,
-                            max_sound_seconds=4.0, rate_submit=(1000, 60.0)), sweeper=False)
-    yield app
-    app.state.service.close()
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as c:
-        yield c
+    with service_app(tmp_path_factory.mktemp("sounds"), audio_steps=STEPS, audio_filters=FILTERS,
+                            max_sound_seconds=4.0, rate_submit=(1000, 60.0)) as app:
+        yield app
 
 
 def sounds(content: bytes, style: bytes) -> dict:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from brushwork.service.app import create_app
 from brushwork.service.config import MB
-from service_util import config, live_server, png_bytes, submit
+from service_util import config, live_server, png_bytes, service_app, submit
 
 
 def png_header_only(w: int, h: int) -> bytes:
@@ -25,17 +25,9 @@ def png_header_only(w: int, h: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    app = create_app(config(tmp_path_factory.mktemp("bad"), max_upload_bytes=1 * MB, webhook_allow_private=False,
-                            rate_submit=(1000, 60.0)),
-                     sweeper=False)
-    yield app
-    app.state.service.close()
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as c:
-        yield c
+    with service_app(tmp_path_factory.mktemp("bad"), max_upload_bytes=1 * MB, webhook_allow_private=False,
+                            rate_submit=(1000, 60.0)) as app:
+        yield app
 
 
 def stored(app) -> tuple[int, list]:

@@ -6,12 +6,10 @@ import io
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from brushwork.service import kinds
-from brushwork.service.app import create_app
-from service_util import config, wait_state, worker
+from service_util import service_app, wait_state, worker
 from test_fashion import _garment, _pattern
 
 
@@ -23,15 +21,8 @@ def _png(a: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    app = create_app(config(tmp_path_factory.mktemp("service")), sweeper=False)
-    yield app
-    app.state.service.close()
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as c:
-        yield c
+    with service_app(tmp_path_factory.mktemp("service")) as app:
+        yield app
 
 
 def test_fashion_rows_pick_the_method_by_quality():

@@ -2,28 +2,19 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from brushwork.qrcode import decode_zxing
 from brushwork.service import kinds
-from brushwork.service.app import create_app
 from brushwork.service.producers import Work, paint_qr
-from service_util import config, png_bytes
+from service_util import config, png_bytes, service_app
 from test_service_bad_input import reason, stored
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    app = create_app(config(tmp_path_factory.mktemp("qr"), rate_submit=(1000, 60.0)), sweeper=False)
-    yield app
-    app.state.service.close()
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as c:
-        yield c
+    with service_app(tmp_path_factory.mktemp("qr"), rate_submit=(1000, 60.0)) as app:
+        yield app
 
 
 def post(client, text="https://example.org", style=None, **fields):
