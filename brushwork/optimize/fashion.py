@@ -21,7 +21,7 @@ from ..image import fit, match_histogram, resize
 from ..losses import MRFLoss
 from ..progress import Callback
 from ..weights import non_negative
-from .stylize import stylize
+from .stylize import energy, stylize
 
 MRF_LAYER = "relu4_1"
 # Calibrated for a 512 px garment photo (BENCHMARKS.md, fashion): content 3x stylize's default
@@ -72,7 +72,9 @@ def paint_garments(content: torch.Tensor, patterns: Sequence[torch.Tensor], mask
         side = max(16, round(max(hw) * pattern_scale))
         for i, (pattern, mask) in enumerate(zip(patterns, masks)):
             target = ex.targets(resize(pattern, fit(pattern.shape[-2:], side)))[MRF_LAYER]
-            losses[f"mrf{i}:{MRF_LAYER}"] = MRFLoss(MRF_LAYER, target, mrf_weight * area, 3, MRF_STRIDE,
+            # relative, as stylize's content and Gram terms are: divided by the target's energy
+            losses[f"mrf{i}:{MRF_LAYER}"] = MRFLoss(MRF_LAYER, target, mrf_weight * area / energy(target), 3,
+                                                   MRF_STRIDE,
                                                    mask=resize(mask, hw).to(ex.device))
         return losses
 

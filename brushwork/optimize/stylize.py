@@ -43,7 +43,7 @@ BASE_TV = 1e-3
 COLOR_MODES = (None, "luminance", "histogram")
 
 
-def _energy(t: torch.Tensor) -> float:
+def energy(t: torch.Tensor) -> float:
     """Mean square of a target: dividing a loss by it makes the loss relative (0 = matched,
     1 = an error as large as the target itself), the same on every layer."""
     return max(float(t.pow(2).mean()), 1e-12)
@@ -158,7 +158,7 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         c_feats = ex.targets(resize(content_work, hw))
         for tap, w in c_layers.items():
             losses[f"content:{tap}"] = ContentLoss(tap, c_feats[tap], BASE_CONTENT * content_weight * w
-                                                   / _energy(c_feats[tap]))
+                                                   / energy(c_feats[tap]))
         style_side = max(16, round(max(hw) * style_scale))
         for i, (img, b, mask) in enumerate(zip(style_imgs, blend, mask_list)):
             if b == 0:
@@ -168,7 +168,7 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             for tap, w in s_layers.items():
                 name = f"style{i}:{tap}" if len(style_imgs) > 1 else f"style:{tap}"
                 target = gram(s_feats[tap])
-                losses[name] = GramLoss(tap, target, BASE_STYLE * style_weight * b * w / _energy(target), m)
+                losses[name] = GramLoss(tap, target, BASE_STYLE * style_weight * b * w / energy(target), m)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)
         return losses
