@@ -72,6 +72,26 @@ def test_a_sound_job_makes_a_playable_wav_and_a_spectrogram(app, client, tmp_pat
     assert client.get(f"/api/jobs/{job['id']}/picture").content == pic.content
 
 
+def test_the_upload_form_takes_a_sound_and_its_style_sound(app, client, tmp_path):
+    content = wav_bytes(tmp_path, chirp(300, 2000, 1.0, rate=16_000), "c.wav", rate=16_000)
+    style = wav_bytes(tmp_path, noise(1.5), "s.wav")
+    page = client.get("/")
+    assert "audio/*" in page.text and "or a sound" in page.text
+    csrf = client.cookies.get("bw_csrf")
+    # no content type: the first bytes tell a wav from a clip
+    files = {"photo": ("speech.wav", content, "application/octet-stream")}
+    r = client.post("/submit", files=files, data={"preset": "7", "csrf": csrf})
+    assert r.status_code == 422 and "takes its style from a second sound" in r.text
+    files["style"] = ("violin.wav", style, "audio/wav")
+    r = client.post("/submit", files=files, data={"preset": "own", "quality": "fast", "csrf": csrf},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    job = app.state.service.db.get(r.headers["location"].split("/")[2].split("?")[0])
+    assert job.kind == "audio"
+    page = client.get(r.headers["location"])
+    assert "your two sounds" in page.text and 'data-thing="sound"' in page.text and "painting is ready" not in page.text
+
+
 def test_an_image_job_has_no_picture(app, client):
     r = client.post("/api/jobs", files={"photo": ("p.png", png_bytes(), "image/png")}, data={"preset": "7"})
     job = r.json()

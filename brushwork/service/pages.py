@@ -1,6 +1,6 @@
 """Server-rendered pages (Jinja2) with a little JavaScript (static/app.js):
 
-    /                   upload a photo or a clip, pick a style, submit (the HTML form, CSRF-protected)
+    /                   upload a photo, a clip or a sound, pick a style, submit (the HTML form, CSRF-protected)
     /jobs/{id}?token=   the job: progress bar, the picture as it is painted, download, publish
     /gallery            published pictures, with likes
     /presets/{n}.jpg    preset thumbnails (painted once on a built-in photo, then kept)
@@ -53,7 +53,8 @@ def _index_context(request: Request, error: str | None = None) -> dict[str, Any]
     svc = svc_of(request)
     return {"presets": presets(), "sizes": SIZES, "error": error,
             "recent": gallery_items(svc, "new", 8, 0), "max_mb": svc.cfg.max_upload_bytes // (1024 * 1024),
-            "max_video_mb": svc.cfg.max_video_bytes // (1024 * 1024)}
+            "max_video_mb": svc.cfg.max_video_bytes // (1024 * 1024),
+            "max_sound_mb": svc.cfg.max_sound_bytes // (1024 * 1024)}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -61,8 +62,9 @@ def index(request: Request) -> HTMLResponse:
     return _page(request, "index.html", _index_context(request))
 
 
-def _is_video(upload: UploadFile) -> bool:
-    """Decide by content: whatever Pillow cannot open is tried as a video."""
+def _media(upload: UploadFile) -> str:
+    """"image", "video" or "sound", decided by content: what Pillow opens is a picture; of the rest,
+    the declared type or the first bytes tell a sound from a clip."""
     from PIL import Image, UnidentifiedImageError
     f = upload.file
     pos = f.tell()
@@ -70,19 +72,24 @@ def _is_video(upload: UploadFile) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(f):
-                return False
+                return "image"
     except Image.DecompressionBombError:
-        return False            # a picture, far too large: checking it says so
+        return "image"          # a picture, far too large: checking it says so
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return bool((upload.content_type or "").startswith("video/")) or _looks_like_video(f)
+        declared = (upload.content_type or "").split("/")[0]
+        if declared in ("audio", "video"):
+            return "sound" if declared == "audio" else "video"
+        f.seek(0)
+        return "sound" if _looks_like_sound(f.read(64)) else "video"
     finally:
         f.seek(pos)
 
 
-def _looks_like_video(f) -> bool:
-    f.seek(0)
-    head = f.read(64)
-    return head[4:8] in (b"ftyp", b"moov", b"mdat") or head[:4] in (b"\x1aE\xdf\xa3", b"RIFF", b"GIF8")
+def _looks_like_sound(head: bytes) -> bool:
+    """WAV, FLAC, Ogg, MP3 (tagged or a bare frame) and M4A audio by their first bytes."""
+    return ((head[:4] == b"RIFF" and head[8:12] == b"WAVE") or head[:4] in (b"fLaC", b"OggS")
+            or head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+            or (head[4:8] == b"ftyp" and head[8:11] == b"M4A"))
 
 
 @router.post("/submit")
@@ -99,13 +106,19 @@ def submit_form(request: Request, photo: UploadFile | None = File(None), style: 
         style = None            # a preset was picked: a painting chosen earlier is not used
     cfg = svc_of(request).cfg
     try:
-        # one file field for photos and clips: the upload's content picks the kind
-        video = photo is not None and bool(photo.filename) and _is_video(photo)
-        row = kinds.select("video") if video else kinds.select("image", quality)
-        if size and size.isdigit() and int(size) > row.max_side(cfg):
-            size = str(row.max_side(cfg))   # the form offers print sizes; some kinds have a lower limit
-        fields = dict(preset=preset, strength=strength, keep_colors=keep_colors or "false", size=size,
-                      email=email, webhook=webhook)
+        # one file field for photos, clips and sounds: the upload's content picks the kind
+        media = _media(photo) if photo is not None and photo.filename else "image"
+        if media == "sound":
+            if style is None or not style.filename:
+                raise InputError("a sound takes its style from a second sound: pick \u201cyour own\u201d "
+                                 "and upload one")
+            row, fields = kinds.select("audio"), dict(email=email, webhook=webhook)
+        else:
+            row = kinds.select("video") if media == "video" else kinds.select("image", quality)
+            if size and size.isdigit() and int(size) > row.max_side(cfg):
+                size = str(row.max_side(cfg))   # the form offers print sizes; some kinds have a lower limit
+            fields = dict(preset=preset, strength=strength, keep_colors=keep_colors or "false", size=size,
+                          email=email, webhook=webhook)
         job, token, secret = submit(request, row, fields, {row.main.field: photo, "style": style})
     except InputError as e:
         return _page(request, "index.html", _index_context(request, for_web(str(e))), status_code=422)

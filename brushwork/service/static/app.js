@@ -52,9 +52,15 @@ function setupForm(form) {
     const best = form.querySelector("input[name=quality][value=best]");
     const photo = $("#photo").files[0];
     const video = photo && photo.type.startsWith("video/");
-    best.disabled = !own || video;
+    const sound = photo && photo.type.startsWith("audio/");
+    if (sound && !own) {    // a sound takes its style from a second sound
+      form.querySelector("input[name=preset][value=own]").checked = true;
+      return update();
+    }
+    best.disabled = !own || video || sound;
     if (best.disabled && best.checked) form.querySelector("input[name=quality][value=fast]").checked = true;
-    hint.textContent = video ? "a clip: painted frame by frame with the fast networks; you will see an estimate"
+    hint.textContent = sound ? "a sound: drop a second sound as its style; a few minutes, you will see an estimate"
+      : video ? "a clip: painted frame by frame with the fast networks; you will see an estimate"
       : (!own ? "" : "image iteration needs your own painting");
   };
   form.addEventListener("change", update);
@@ -82,8 +88,9 @@ function setupJob(el) {
   const title = $("#job-title"), preview = $("#preview"), placeholder = $("#placeholder");
   const download = $("#download"), cancel = $("#cancel"), publishForm = $("#publish-form");
   let lastVersion = -1, finished = ["done", "failed", "cancelled"].includes(d.state), poller = null;
-  const titles = { queued: "Waiting for a worker…", running: "Painting…", done: "Your painting is ready",
-                   failed: "This job failed", cancelled: "Cancelled" };
+  const thing = title.dataset.thing || "painting";
+  const titles = { queued: "Waiting for a worker…", running: thing === "sound" ? "Making your sound…" : "Painting…",
+                   done: "Your " + thing + " is ready", failed: "This job failed", cancelled: "Cancelled" };
 
   function render(s) {
     const pct = Math.round(s.progress * 100);
