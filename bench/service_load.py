@@ -34,7 +34,9 @@ worker wrote it (same machine, same clock).
 fresh service (`serve --db URL --broker URL`); PostgreSQL, Redis and RabbitMQ are throw-away local
 servers (tests/servers.py), and the table puts the pairs side by side.
 With `--streams N`, N more threads each keep an event stream (GET /api/jobs/{id}/events) open on
-an unfinished job, opening another when it ends, until every job has finished; each sends its own
+an unfinished job, opening another when it ends (never one whose stream said it had finished),
+until every job has finished; they run in a process of their own, so that their threads do not
+slow the timed status requests through the GIL; each sends its own
 X-Forwarded-For and the server trusts one proxy (BRUSHWORK_TRUST_FORWARDED=1), so each is its own
 client under the default caps (4 streams per client, 200 in all per web process).
 Results: bench/results/<timestamp>-service/{results.json,table.md,<pair>/server.log}.
@@ -45,8 +47,10 @@ import argparse
 import bisect
 import io
 import itertools
+import multiprocessing
 import json
 import os
+import queue
 import signal
 import socket
 import statistics
@@ -100,6 +104,86 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))]   # nearest rank
 
 
+class Streamers:
+    """The event-stream clients, in a process of their own (as 100 watchers are 100 browsers), so
+    that their threads do not hold the GIL of the process that times the status requests. The
+    parent sends ("job", job) and ("finished", id) through `news`; the counters are shared."""
+
+    def __init__(self, base: str, news, open_, refused, events, errors, all_done):
+        self.base, self.news, self.errors, self.all_done = base, news, errors, all_done
+        self.open, self.refused, self.events = open_, refused, events
+        self.jobs: list[dict] = []
+        self.states: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def listen(self) -> None:
+        while not self.all_done.is_set():
+            try:
+                what, item = self.news.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            with self.lock:
+                if what == "job":
+                    self.jobs.append(item)
+                elif what == "finished":
+                    self.states[item] = "done"
+
+    def streamer(self, k: int) -> None:
+        """Keep one event stream (SSE) open, on an unfinished job, until every job has finished.
+        Each streamer is its own client (X-Forwarded-For, with the server trusting one proxy),
+        as 100 people watching their jobs would be, so the per-client cap does not apply."""
+        headers = {"X-Forwarded-For": f"10.9.{k // 200}.{k % 200 + 1}"}
+        with httpx.Client(base_url=self.base, timeout=httpx.Timeout(60, read=120)) as c:
+            for n in itertools.count():
+                if self.all_done.is_set():
+                    return
+                with self.lock:
+                    open_jobs = [j for j in self.jobs if self.states.get(j["id"]) not in FINISHED]
+                if not open_jobs:
+                    time.sleep(0.05)
+                    continue
+                job = open_jobs[(k * 7 + n) % len(open_jobs)]
+                try:
+                    with c.stream("GET", f"/api/jobs/{job['id']}/events",
+                                  headers={**headers, "Authorization": f"Bearer {job['token']}"}) as r:
+                        if r.status_code != 200:
+                            with self.refused.get_lock():
+                                self.refused.value += 1
+                            time.sleep(1.0)
+                            continue
+                        with self.open.get_lock():
+                            self.open.value += 1
+                        state = None
+                        try:
+                            for line in r.iter_lines():
+                                if line.startswith("event: "):
+                                    with self.events.get_lock():
+                                        self.events.value += 1
+                                elif line.startswith("data: {\""):
+                                    state = json.loads(line[6:]).get("state", state)
+                                if line.startswith("event: end") or self.all_done.is_set():
+                                    break
+                        finally:
+                            with self.open.get_lock():
+                                self.open.value -= 1
+                            with self.lock:
+                                if state in FINISHED:   # as a watcher would, it does not open this job again
+                                    self.states[job["id"]] = state
+                except Exception as e:
+                    self.errors.put(f"streamer: {e!r}")
+
+
+def run_streamers(base: str, n: int, news, open_, refused, events, errors, all_done) -> None:
+    """The child process: `n` streamer threads until `all_done`."""
+    st = Streamers(base, news, open_, refused, events, errors, all_done)
+    threads = [threading.Thread(target=st.listen, daemon=True)]
+    threads += [threading.Thread(target=st.streamer, args=(k,), daemon=True) for k in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+
+
 class Load:
     def __init__(self, base: str, photo: bytes, preset: str, size: int):
         self.base, self.photo, self.preset, self.size = base, photo, preset, size
@@ -110,7 +194,12 @@ class Load:
         self.retries_429 = 0
         self.errors: list[str] = []
         self.states: dict[str, str] = {}
-        self.streams_open = self.streams_refused = self.stream_events = 0
+        ctx = multiprocessing.get_context("spawn")
+        self.news = ctx.Queue()      # to the streamers' process: jobs as they are submitted, and finished
+        self.open, self.refused, self.events = ctx.Value("i", 0), ctx.Value("i", 0), ctx.Value("i", 0)
+        self.stream_errors = ctx.Queue()
+        self.streams_done = ctx.Event()
+        self.ctx = ctx
         self.open_samples: list[tuple[float, int]] = []
         self.submitting_done = threading.Event()
         self.all_done = threading.Event()
@@ -141,54 +230,28 @@ class Load:
                     with self.lock:
                         self.jobs.append(job)
                         self.states.setdefault(job["id"], "queued")
+                    self.news.put(("job", job))
         except Exception as e:  # recorded; the run reports it
             with self.lock:
                 self.errors.append(f"submitter: {e!r}")
 
-    def streamer(self, k: int) -> None:
-        """Keep one event stream (SSE) open, on an unfinished job, until every job has finished.
-        Each streamer is its own client (X-Forwarded-For, with the server trusting one proxy),
-        as 100 people watching their jobs would be, so the per-client cap does not apply."""
-        headers = {"X-Forwarded-For": f"10.9.{k // 200}.{k % 200 + 1}"}
-        with httpx.Client(base_url=self.base, timeout=httpx.Timeout(60, read=120)) as c:
-            for n in itertools.count():
-                if self.all_done.is_set():
-                    return
-                with self.lock:
-                    open_jobs = [j for j in self.jobs if self.states.get(j["id"]) not in FINISHED]
-                if not open_jobs:
-                    time.sleep(0.05)
-                    continue
-                job = open_jobs[(k * 7 + n) % len(open_jobs)]
-                try:
-                    with c.stream("GET", f"/api/jobs/{job['id']}/events",
-                                  headers={**headers, "Authorization": f"Bearer {job['token']}"}) as r:
-                        if r.status_code != 200:
-                            with self.lock:
-                                self.streams_refused += 1
-                            time.sleep(1.0)
-                            continue
-                        with self.lock:
-                            self.streams_open += 1
-                        try:
-                            for line in r.iter_lines():
-                                if line.startswith("event: "):
-                                    with self.lock:
-                                        self.stream_events += 1
-                                if line.startswith("event: end") or self.all_done.is_set():
-                                    break
-                        finally:
-                            with self.lock:
-                                self.streams_open -= 1
-                except Exception as e:
-                    with self.lock:
-                        self.errors.append(f"streamer: {e!r}")
+    def start_streamers(self, n: int) -> multiprocessing.Process:
+        proc = self.ctx.Process(target=run_streamers, daemon=True, args=(
+            self.base, n, self.news, self.open, self.refused, self.events, self.stream_errors, self.streams_done))
+        proc.start()
+        return proc
+
+    def stop_streamers(self, proc: multiprocessing.Process) -> None:
+        self.streams_done.set()
+        proc.join(60)
+        while not self.stream_errors.empty():
+            self.errors.append(self.stream_errors.get())
 
     def sampler(self) -> None:
         """Every 0.2 s: how many event streams are open."""
         while not self.all_done.wait(0.2):
             with self.lock:
-                self.open_samples.append((time.time(), self.streams_open))
+                self.open_samples.append((time.time(), self.open.value))
 
     def open_at(self, t: float) -> int:
         """Open streams at time `t` (the sample just before it)."""
@@ -218,6 +281,8 @@ class Load:
                         self.errors.append(f"poller: {e!r}")
                 with self.lock:
                     self.status_lat.append((t, lat, r.status_code if r is not None else 0))
+                    if state in FINISHED and self.states.get(job["id"]) not in FINISHED:
+                        self.news.put(("finished", job["id"]))
                     if state:
                         self.states[job["id"]] = state
                     if (self.submitting_done.is_set() and self.states
@@ -287,8 +352,8 @@ def run(a: argparse.Namespace, photo: bytes, photo_desc: str, extra: dict[str, s
             pollers = [threading.Thread(target=load.poller, args=(k, a.poll_interval), daemon=True)
                        for k in range(a.pollers)]
             submitters = [threading.Thread(target=load.submitter, args=(n,), daemon=True) for n in per]
-            streamers = [threading.Thread(target=load.streamer, args=(k,), daemon=True) for k in range(a.streams)]
-            streamers += [threading.Thread(target=load.sampler, daemon=True)]
+            stream_proc = load.start_streamers(a.streams) if a.streams else None
+            streamers = [threading.Thread(target=load.sampler, daemon=True)]
             t0 = time.time()
             for th in streamers + pollers + submitters:
                 th.start()
@@ -310,6 +375,8 @@ def run(a: argparse.Namespace, photo: bytes, photo_desc: str, extra: dict[str, s
             t_end = time.time()
             for th in pollers + streamers:
                 th.join(30)
+            if stream_proc is not None:
+                load.stop_streamers(stream_proc)
         finally:
             proc.send_signal(signal.SIGTERM)     # serve stops its workers (warm shutdown)
             try:
@@ -385,7 +452,7 @@ def run(a: argparse.Namespace, photo: bytes, photo_desc: str, extra: dict[str, s
                  and files_ok and bad_status == 0)
     res["goal_status_p95_lt_50ms"] = res["status_ms"]["p95"] < 50
     res["loadavg_before_1min"] = load1_before[0]
-    res["streams"] = {"wanted": a.streams, "refused": load.streams_refused, "events": load.stream_events,
+    res["streams"] = {"wanted": a.streams, "refused": load.refused.value, "events": load.events.value,
                       "open_median": statistics.median(opened) if opened else 0, "open_max": max(opened, default=0),
                       "share_of_time_all_open": sum(n >= a.streams for n in opened) / len(opened) if opened else 0,
                       "status_ms_all_open": {"n": len(full), "p50": pct(full, 50), "p95": pct(full, 95),

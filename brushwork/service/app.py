@@ -24,7 +24,7 @@ from . import api, pages
 from .config import MB, ServiceConfig
 from .jobs import Runner, Service
 from .queue import Broker, make_celery
-from .security import BodyLimit, RateLimiter, SecurityHeaders, StreamSlots, client_key
+from .security import BodyLimit, RateLimiter, RequestLimit, SecurityHeaders, StreamSlots
 from .sweeper import Sweeper
 
 log = logging.getLogger("brushwork.service")
@@ -64,16 +64,9 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.middleware("http")
-    async def request_limit(request: Request, call_next):
-        if not request.url.path.startswith("/static"):
-            key = client_key(request, svc.secret, cfg.trust_forwarded)
-            n, window = cfg.rate_requests
-            wait = app.state.limiter.hit(key, "any", n, window)
-            if wait:
-                return JSONResponse({"detail": f"too many requests; try again in {wait:.0f} s"}, status_code=429,
-                                    headers={"Retry-After": str(max(1, round(wait)))})
-        return await call_next(request)
+    # innermost; plain ASGI (not @app.middleware): it does not wrap every event stream's chunks in a task
+    app.add_middleware(RequestLimit, limiter=app.state.limiter, secret=svc.secret, rate=cfg.rate_requests,
+                       trust_forwarded=cfg.trust_forwarded)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -108,7 +101,7 @@ def create_app(cfg: ServiceConfig | None = None, sweeper: bool = True) -> FastAP
     slack = 1 * MB
     app.add_middleware(BodyLimit, default=64 * 1024, limits={
         "/api/jobs": 2 * cfg.max_upload_bytes + slack,    # photo + painting
-        "/submit": cfg.max_video_bytes + cfg.max_upload_bytes + slack,   # the form takes photos and clips
+        "/submit": max(cfg.max_video_bytes + cfg.max_upload_bytes, 2 * cfg.max_sound_bytes) + slack,  # photos, clips, sounds
         "/api/videos": cfg.max_video_bytes + cfg.max_upload_bytes + slack,
         "/api/sounds": 2 * cfg.max_sound_bytes + slack,    # content + style
     })

@@ -62,8 +62,8 @@ def index(request: Request) -> HTMLResponse:
     return _page(request, "index.html", _index_context(request))
 
 
-def _media(upload: UploadFile) -> str:
-    """"image", "video" or "sound", decided by content: what Pillow opens is a picture; of the rest,
+def _family(upload: UploadFile) -> str:
+    """The job family an upload starts, "image", "video" or "audio", decided by content: what Pillow opens is a picture; of the rest,
     the declared type or the first bytes tell a sound from a clip."""
     from PIL import Image, UnidentifiedImageError
     f = upload.file
@@ -78,9 +78,9 @@ def _media(upload: UploadFile) -> str:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         declared = (upload.content_type or "").split("/")[0]
         if declared in ("audio", "video"):
-            return "sound" if declared == "audio" else "video"
+            return declared
         f.seek(0)
-        return "sound" if _looks_like_sound(f.read(64)) else "video"
+        return "audio" if _looks_like_sound(f.read(64)) else "video"
     finally:
         f.seek(pos)
 
@@ -106,19 +106,15 @@ def submit_form(request: Request, photo: UploadFile | None = File(None), style: 
         style = None            # a preset was picked: a painting chosen earlier is not used
     cfg = svc_of(request).cfg
     try:
-        # one file field for photos, clips and sounds: the upload's content picks the kind
-        media = _media(photo) if photo is not None and photo.filename else "image"
-        if media == "sound":
-            if style is None or not style.filename:
-                raise InputError("a sound takes its style from a second sound: pick \u201cyour own\u201d "
-                                 "and upload one")
-            row, fields = kinds.select("audio"), dict(email=email, webhook=webhook)
-        else:
-            row = kinds.select("video") if media == "video" else kinds.select("image", quality)
-            if size and size.isdigit() and int(size) > row.max_side(cfg):
-                size = str(row.max_side(cfg))   # the form offers print sizes; some kinds have a lower limit
-            fields = dict(preset=preset, strength=strength, keep_colors=keep_colors or "false", size=size,
-                          email=email, webhook=webhook)
+        # one file field for photos, clips and sounds: the upload's content picks the family of kinds
+        family = _family(photo) if photo is not None and photo.filename else "image"
+        several = len(kinds.family(family)) > 1
+        row = kinds.select(family, quality if several else None)
+        if size and size.isdigit() and int(size) > row.max_side(cfg):
+            size = str(row.max_side(cfg))   # the form offers print sizes; some kinds have a lower limit
+        sent = dict(preset=preset, strength=strength, keep_colors=keep_colors or "false", size=size,
+                    email=email, webhook=webhook)
+        fields = {k: v for k, v in sent.items() if k in row.fields}
         job, token, secret = submit(request, row, fields, {row.main.field: photo, "style": style})
     except InputError as e:
         return _page(request, "index.html", _index_context(request, for_web(str(e))), status_code=422)

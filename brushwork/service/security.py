@@ -229,6 +229,26 @@ def _json_response(status: int, detail: str, html: bool = False):
     return start, {"type": "http.response.body", "body": body}
 
 
+class RequestLimit:
+    """The per-client request rate (`rate` = (requests, window s)) on everything but /static:
+    over it, a 429 with Retry-After."""
+
+    def __init__(self, app, limiter: RateLimiter, secret: bytes, rate: tuple[int, float], trust_forwarded: int):
+        self.app, self.limiter, self.secret, self.rate, self.trust = app, limiter, secret, rate, trust_forwarded
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not scope["path"].startswith("/static"):
+            key = client_key(Request(scope), self.secret, self.trust)
+            wait = self.limiter.hit(key, "any", *self.rate)
+            if wait:
+                start, body = _json_response(429, f"too many requests; try again in {wait:.0f} s")
+                start["headers"].append((b"retry-after", str(max(1, round(wait))).encode()))
+                await send(start)
+                await send(body)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse request bodies over a limit, early and without storing them. `limits` names the
     upload endpoints by their exact path (a path below one, such as /api/jobs/{id}/cancel, is
