@@ -3,17 +3,20 @@
 Content is matched at relu4_2, style as Gram matrices at relu1_1 ... relu5_1, each term
 relative to its target's energy (see `BASE_STYLE`). One knob, `style_weight`, sets the
 style/content balance (β/α): 1 is the default, 0.3 keeps much of the photo, 10 and more paint
-it over; raw per-layer weights are there for experts. The feature network pads by replicating
-the border (`RunSettings.padding`), so no line or frame is painted along the edges. Several styles blend by weight, masks confine a
-style to a region (guided Gram), and colour can be preserved by luminance-only transfer or
-by matching the style's colour histogram to the content.
+it over; raw per-layer weights are there for experts. The canvas is larger than the picture by a
+mirrored margin (`margin`) that is cut off at the end, so no line or frame is painted along the
+edges. Several styles blend by weight, masks confine a style to a region (guided Gram), and
+colour can be preserved by luminance-only transfer or by matching the style's colour histogram
+to the content.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import InputError, InputWarning
 from ..image import (ImageSource, Size, UpTo, combine_luminance, fit, load_image, luminance, match_histogram,
@@ -41,6 +44,41 @@ BASE_CONTENT = 1.0
 BASE_STYLE = 1.0
 BASE_TV = 1e-3
 COLOR_MODES = (None, "luminance", "histogram")
+# However VGG pads its convolutions, the outermost pixels are seen unlike the others, and at high
+# style weights the optimiser painted a line or frame there (zeros and replicate padding on the
+# outermost row, reflect on the next; worse in bf16). The picture is instead the middle of a canvas
+# with a mirrored margin of a 32nd of its long side (at least 8 px): the border effects land in the
+# margin, which is cut off (BENCHMARKS.md, "Border lines"); about 15 % more pixels at 512 px.
+MARGIN_SHARE, MIN_MARGIN = 1 / 32, 8
+
+
+def margin(size: tuple[int, int]) -> int:
+    """The mirrored margin, in px, around a picture of `size` (H, W) while it is optimised."""
+    return min(max(MIN_MARGIN, round(max(size) * MARGIN_SHARE)), min(size) - 1)
+
+
+def _mirror(t: torch.Tensor, m: int) -> torch.Tensor:
+    return F.pad(t, (m, m, m, m), mode="reflect") if m > 0 else t
+
+
+def _interior(img: torch.Tensor, m: int, canvas: tuple[int, int]) -> torch.Tensor:
+    """The picture inside a canvas of `canvas` size with margin `m`, from `img` at any scale of it."""
+    if m == 0:
+        return img
+    h, w = img.shape[-2:]
+    top, left = round(m * h / canvas[0]), round(m * w / canvas[1])
+    return img[..., top:h - top, left:w - left]
+
+
+def _without_margin(callback: Callback | None, m: int, canvas: tuple[int, int]) -> Callback | None:
+    """`callback`, shown the picture of each step without its margin."""
+    if callback is None or m == 0:
+        return callback
+
+    def report(p):
+        inner = _interior(p.image, m, canvas)
+        return callback(dataclasses.replace(p, image=inner, size=tuple(inner.shape[-2:])))
+    return report
 
 
 def energy(t: torch.Tensor) -> float:
@@ -116,7 +154,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     rearrange the composition, and a half-size start leaves a 512 px result visibly softer.
     `extra_losses(size, features) -> {name: loss}` is a build combined with the recipe's own
     (`optimize.combine`: video adds its temporal loss this way); its losses see the image the
-    others see, and their names must differ from theirs.
+    others see, and their names must differ from theirs. With extra losses the canvas has no
+    margin (their targets are the picture's size).
     """
     settings = RunSettings(optimizer, lr, tol, seed, pooling, device, dtype)
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
@@ -141,6 +180,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             raise InputError(f"a style image of {s.shape[-1]}x{s.shape[-2]} px is too small (at least 16 px a side)")
     mask_list = _load_masks(masks, len(style_list), tuple(content_full.shape[-2:]))
     out_size = tuple(content_full.shape[-2:]) if size is None else fit(content_full.shape[-2:], size)
+    m = margin(out_size) if extra_losses is None else 0
+    canvas_size = (out_size[0] + 2 * m, out_size[1] + 2 * m)
 
     canvas = ImageCanvas()
     if preserve_color == "luminance":
@@ -152,6 +193,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         content_work = content_full
     else:
         content_work = content_full
+    content_work = _mirror(resize(content_work, out_size), m)
+    mask_list = [None if k is None else _mirror(resize_mask(k, out_size), m) for k in mask_list]
 
     def gatys(hw: tuple[int, int], ex) -> dict:
         losses: dict = {}
@@ -159,7 +202,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         for tap, w in c_layers.items():
             losses[f"content:{tap}"] = ContentLoss(tap, c_feats[tap], BASE_CONTENT * content_weight * w
                                                    / energy(c_feats[tap]))
-        style_side = max(16, round(max(hw) * style_scale))
+        # the style is seen at the picture's scale (the canvas's margin is not part of it)
+        style_side = max(16, round(max(hw) * max(out_size) / max(canvas_size) * style_scale))
         for i, (img, b, mask) in enumerate(zip(style_imgs, blend, mask_list)):
             if b == 0:
                 continue
@@ -175,14 +219,20 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
 
     if min_side is None:
         min_side = max(512, max(out_size) // 4)
-    schedule = (Schedule.coarse_to_fine(out_size, steps, min_side, coarse_steps=coarse_steps)
-                if multiscale else Schedule([out_size], [steps]))
-    start = initial_image(init, schedule.sizes[0], content_work, style_imgs[0], settings.seed)
+    schedule = (Schedule.coarse_to_fine(canvas_size, steps, min_side, coarse_steps=coarse_steps)
+                if multiscale else Schedule([canvas_size], [steps]))
+    if isinstance(init, str) and init == "noise":
+        start = initial_image(init, schedule.sizes[0], None, None, settings.seed)
+    else:
+        start = initial_image(init, out_size, content_work[..., m:m + out_size[0], m:m + out_size[1]],
+                              style_imgs[0], settings.seed)
+        start = resize(_mirror(start, m), schedule.sizes[0])
     if preserve_color == "luminance":
         start = luminance(start)
     build = gatys if extra_losses is None else combine(gatys, extra_losses)
     result = optimize(build, start, schedule, settings.features(list(c_layers) + list(s_layers)), settings,
-                      canvas=canvas, callback=callback)
+                      canvas=canvas, callback=_without_margin(callback, m, canvas_size))
+    result = _interior(result, m, canvas_size)
     if preserve_color == "luminance":
         result = combine_luminance(result, content_full)
     return result
