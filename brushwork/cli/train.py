@@ -14,7 +14,8 @@ from .render import ProgressBar
 # Options that go to the training function as they are (under the same name).
 TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
-                 "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "holdout", "generator",
+                 "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
+                 "generator",
                  "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches")
 
 
@@ -130,6 +131,9 @@ def _translation_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -
                        help=f"weight of the adversarial loss; 0 = the plain L1 U-Net (default {d('gan_weight'):g})")
         g.add_argument("--gan-mode", choices=("vanilla", "lsgan"), default=d("gan_mode"),
                        help=f"adversarial loss (default {d('gan_mode')})")
+        g.add_argument("--upsample", choices=("transposed", "resize"), default=d("upsample"),
+                       help="the U-Net's way up: transposed convs (the paper's) or nearest doubling + conv, "
+                            f"which paints no checkerboard (default {d('upsample')})")
         g.add_argument("--holdout", type=int, default=d("holdout"), metavar="N",
                        help="keep the last N pairs (by name) out of training (the card lists them)")
     if "cycle_weight" in params:

@@ -4,7 +4,9 @@
   two transposed convs, 7x7 conv, tanh; instance norm. 6 blocks for 128 px, 9 for 256 px.
 - `UnetGenerator`: `downs` stride-2 4x4 convs and as many transposed convs back, each level's
   encoder output concatenated to its decoder input (skips); dropout in the three innermost
-  wide levels during training. A 2^downs multiple: 256 for unet256.
+  wide levels during training. A 2^downs multiple: 256 for unet256. `upsample="resize"` goes
+  back up by nearest-neighbour doubling and a 3x3 conv instead (Odena et al. 2016): no
+  checkerboard, which the transposed convs painted under a strong discriminator on a CPU budget.
 - `PatchDiscriminator`: the 70x70 PatchGAN (three stride-2 4x4 convs, one stride-1, a 1-channel
   map of real/fake logits, one per overlapping 70 px patch).
 - `PatchMLP`: CUT's projection heads (two-layer MLPs, L2-normalised) over sampled feature patches.
@@ -26,6 +28,7 @@ from torch import nn
 from ..feedforward.networks import pad_to_multiple
 
 NORMS = ("instance", "affine")
+UPSAMPLES = ("transposed", "resize")
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -111,6 +114,13 @@ class ResnetGenerator(nn.Module):
         return feats
 
 
+def _up(cin: int, cout: int, bias: bool, how: str) -> nn.Module:
+    """Twice the size: a 4x4 stride-2 transposed conv (the reference's), or nearest doubling + 3x3 conv."""
+    if how == "transposed":
+        return nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=bias)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1, bias=bias))
+
+
 class UnetBlock(nn.Module):
     """One U-Net level: down (LeakyReLU, conv4 s2, norm), the inner levels, up (ReLU, convT4 s2, norm), skip.
 
@@ -120,19 +130,19 @@ class UnetBlock(nn.Module):
 
     def __init__(self, outer: int, inner: int, in_channels: int | None = None, sub: "UnetBlock | None" = None,
                  outermost: bool = False, innermost: bool = False, norm: str = "affine", bias: bool = False,
-                 dropout: bool = False):
+                 dropout: bool = False, upsample: str = "transposed"):
         super().__init__()
         self.outermost = outermost
         cin = outer if in_channels is None else in_channels
         down = nn.Conv2d(cin, inner, 4, stride=2, padding=1, bias=bias)
         if outermost:
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1)
+            up = _up(inner * 2, outer, True, upsample)
             layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
         elif innermost:
-            up = nn.ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
+            up = _up(inner, outer, bias, upsample)
             layers = [nn.LeakyReLU(0.2), down, nn.ReLU(True), up, _norm(norm, outer)]
         else:
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1, bias=bias)
+            up = _up(inner * 2, outer, bias, upsample)
             layers = [nn.LeakyReLU(0.2), down, _norm(norm, inner), sub, nn.ReLU(True), up, _norm(norm, outer)]
             if dropout:
                 layers.append(nn.Dropout(0.5))
@@ -150,14 +160,17 @@ class UnetGenerator(nn.Module):
     """The pix2pix generator: `downs` levels (7 for 128 px crops, 8 for 256), widths ngf·(1, 2, 4, 8, 8...)."""
 
     def __init__(self, ngf: int = 64, downs: int = 8, norm: str = "affine", bias: bool = False,
-                 dropout: bool = True, in_channels: int = 3, out_channels: int = 3):
+                 dropout: bool = True, in_channels: int = 3, out_channels: int = 3, upsample: str = "transposed"):
         super().__init__()
         if downs < 5:
             raise ValueError("a U-Net needs at least 5 levels")
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"unknown upsampling {upsample!r}")
         self.config = {"type": "unet", "ngf": ngf, "downs": downs, "norm": norm, "bias": bias,
-                       "dropout": dropout, "in_channels": in_channels, "out_channels": out_channels}
+                       "dropout": dropout, "in_channels": in_channels, "out_channels": out_channels,
+                       "upsample": upsample}
         self.multiple = 2**downs
-        kw: dict[str, Any] = {"norm": norm, "bias": bias}
+        kw: dict[str, Any] = {"norm": norm, "bias": bias, "upsample": upsample}
         block = UnetBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(downs - 5):
             block = UnetBlock(ngf * 8, ngf * 8, sub=block, dropout=dropout, **kw)
@@ -232,5 +245,5 @@ def build_generator(config: dict[str, Any]) -> nn.Module:
     if kind == "resnet":
         return ResnetGenerator(blocks=int(config["blocks"]), **common)
     if kind == "unet":
-        return UnetGenerator(downs=int(config["downs"]), **common)
+        return UnetGenerator(downs=int(config["downs"]), upsample=config.get("upsample", "transposed"), **common)
     raise ValueError(f"unknown generator type {kind!r}")

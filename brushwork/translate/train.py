@@ -20,7 +20,7 @@ from ..training import (Batches, ImageFolder, PairedFolder, Settings, Unpaired, 
 from ..feedforward.modelfile import check_model_path
 from .losses import GAN_MODES
 from .model import DIRECTIONS, TranslationModel
-from .networks import PatchDiscriminator, ResnetGenerator, UnetGenerator
+from .networks import UPSAMPLES, PatchDiscriminator, ResnetGenerator, UnetGenerator
 from .recipes import CUTRecipe, CycleGANRecipe, Pix2PixRecipe
 
 __all__ = ["train_cut", "train_cyclegan", "train_pix2pix"]
@@ -55,7 +55,7 @@ def _check_common(ngf: int, ndf: int) -> None:
 def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, direction: str = "AtoB",
                   steps: int = 20_000, batch_size: int = 1, size: int = 256, ngf: int = 64, ndf: int = 64,
                   downs: int | None = None, l1_weight: float = 100.0, gan_weight: float = 1.0,
-                  gan_mode: str = "vanilla",
+                  gan_mode: str = "vanilla", upsample: str = "transposed",
                   holdout: int = 0, lr: float = 2e-4, scale_jitter: Sequence[float] = (1.0, 1.12),
                   checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                   seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
@@ -67,7 +67,8 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
     The U-Net has `downs` levels (default: log2(size), so the innermost map is 1x1 at the crop
     size: 8 for 256 px, 7 for 128); the discriminator is the 70x70 PatchGAN on (input, output).
     `l1_weight` is λ (100); `gan_weight` 0 trains the plain L1 U-Net (the paper's baseline: no
-    discriminator); `gan_mode` "vanilla" (BCE, the paper's) or "lsgan". `holdout` keeps
+    discriminator); `gan_mode` "vanilla" (BCE, the paper's) or "lsgan"; `upsample` "transposed"
+    (the paper's) or "resize" (nearest doubling + conv: no checkerboard). `holdout` keeps
     the last N pairs (by name) out of training: the card lists them, the preview shows the first.
     The learning rate is constant for half the steps, then falls linearly to zero.
     """
@@ -75,6 +76,8 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
         raise InputError(f"direction must be AtoB or BtoA, not {direction!r}")
     if gan_mode not in GAN_MODES:
         raise InputError(f"GAN loss must be one of {', '.join(GAN_MODES)}, not {gan_mode!r}")
+    if upsample not in UPSAMPLES:
+        raise InputError(f"upsampling must be one of {', '.join(UPSAMPLES)}, not {upsample!r}")
     non_negative(l1_weight, "L1 weight")
     non_negative(gan_weight, "GAN weight")
     _check_common(ngf, ndf)
@@ -90,7 +93,7 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
     batches = Batches(folder, opt.augment(), opt.batch_size, seed_, workers=opt.workers)
     pair = _shrunk(torch.cat([load_image(p) for p in (folder.held_out or folder.pairs)[0]], 1), opt.size * 2)
     torch.manual_seed(seed_)
-    g = UnetGenerator(ngf, levels)
+    g = UnetGenerator(ngf, levels, upsample=upsample)
     d = PatchDiscriminator(6, ndf)
     config = {"data_path": str(folder.root), "direction": direction, "data_size": opt.size,
               "batch_size": opt.batch_size, "lr": opt.lr, "lr_schedule": "constant, then linear to 0 from half-way",
