@@ -82,6 +82,28 @@ def test_generators_keep_the_size_and_the_unet_needs_its_multiple():
     assert UnetGenerator(8, 7).multiple == 128 and ResnetGenerator(8, 6).multiple == 4
 
 
+def test_a_resize_unet_has_no_transposed_conv_and_no_checkerboard():
+    """Nearest doubling + conv: a constant input gives a flat output inside (a transposed conv's
+    uneven overlap prints a period-2 pattern on it)."""
+    torch.manual_seed(0)
+    x = torch.full((1, 3, 64, 64), 0.3)
+    flat = {}
+    for how in ("transposed", "resize"):
+        net = init_weights(UnetGenerator(8, 5, upsample=how, dropout=False)).eval()
+        assert any(isinstance(m, nn.ConvTranspose2d) for m in net.modules()) == (how == "transposed")
+        y = net(x)[..., 8:-8, 8:-8]
+        flat[how] = float((y[..., 1:, :] - y[..., :-1, :]).abs().mean())
+    assert flat["resize"] < 0.5 * flat["transposed"]
+
+
+def test_a_resize_unet_model_reloads_identically(data, tmp_path):
+    model = brushwork.train_pix2pix(data["pairs"], tmp_path / "m.bw", steps=2, upsample="resize", **TINY)
+    again = load_model(tmp_path / "m.bw", "cpu")
+    x = torch.rand(1, 3, 40, 52)
+    assert torch.equal(model(x), again(x))
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in again.network.modules())
+
+
 def test_unet_skips_carry_fine_detail():
     """The outermost skip gives the output direct access to the input: the gradient of one output
     pixel reaches its own input pixel even though the innermost level is 1x1."""
