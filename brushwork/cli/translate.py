@@ -17,17 +17,26 @@ from .render import ProgressBar
 def run_translate(a: argparse.Namespace) -> int:
     from ..image import check_output_path, load_image_alpha, save_image
     from ..paths import check_not_input
-    from ..translate.run import load_translator
+    from ..translate.run import DEMO_MODEL, load_translator, shipped_models
     look = dict(size=a.size, tile=a.tile, device=a.device)
-    if Path(a.input).is_dir():
+    if a.demo:
+        if a.input is not None or a.model is not None:
+            raise InputError("--demo uses the built-in photo and model; give no image or --model with it")
+        if DEMO_MODEL not in shipped_models():
+            raise InputError(f"the demo model {DEMO_MODEL!r} is not installed with this brushwork")
+        from ..demo import demo_content
+        a.input, a.model = demo_content(), DEMO_MODEL
+    elif a.input is None or a.model is None:
+        raise InputError("give an image (or a folder) and --model (or --demo)")
+    if not a.demo and Path(a.input).is_dir():
         return _folder(a, look)
     if a.output.is_dir():
         raise InputError(f"{a.output}: is a folder; give a file name, e.g. {a.output / Path(a.input).stem}.png")
     check_output_path(a.output)
-    if not a.overwrite:
+    if not a.overwrite and not a.demo:
         check_not_input(a.output, [a.input, a.model], options.OVERWRITE_HINT)
     model = load_translator(a.model, a.direction, a.arch, a.device)
-    alpha = load_image_alpha(a.input)[1]
+    alpha = None if a.demo else load_image_alpha(a.input)[1]
     bar = ProgressBar(a.quiet, lambda p: "")
     try:
         image = brushwork.translate(a.input, model, callback=bar, **look)
@@ -68,13 +77,16 @@ def register(sub: Any) -> None:
                         description="Image-to-image translation at full resolution: the image is padded to the "
                         "network's multiple; large images are translated in tiles sharing the whole image's "
                         "normalisation statistics.",
-                        epilog="examples:\n  brushwork translate sketch.png --model edges2photo.bw -o photo.png\n"
+                        epilog="examples:\n  brushwork translate --demo -o painting.png\n"
+                        "  brushwork translate sketch.png --model edges2photo.bw -o photo.png\n"
                         "  brushwork translate photo.jpg --model photo2art.bw --direction BtoA -o out.png\n"
                         "  brushwork translate photos/ --model photo2art.bw -o out/\n"
                         "  brushwork translate photo.jpg --model their_G_A.pth --arch resnet9 -o out.png",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    tr.add_argument("input", help="the image, or a folder of images (not searched recursively)")
-    tr.add_argument("--model", required=True, metavar="FILE|NAME",
+    tr.add_argument("input", nargs="?", help="the image, or a folder of images (not searched recursively)")
+    tr.add_argument("--demo", action="store_true",
+                    help="the built-in photo through the shipped photo -> painting CycleGAN")
+    tr.add_argument("--model", metavar="FILE|NAME",
                     help="a translation model (.bw from 'brushwork train pix2pix|cyclegan|cut'), a shipped "
                     "model's name, or a reference implementation's generator .pth")
     tr.add_argument("--arch", choices=tuple(ARCHS), default=d(api, "arch"),

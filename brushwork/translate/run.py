@@ -26,6 +26,7 @@ from .model import KINDS, TranslationModel
 from .reference import ARCHS, load_reference
 
 MODELS = Path(__file__).parent / "models"  # the shipped models: <name>.bw
+DEMO_MODEL = "photo2painting"              # what `brushwork translate --demo` shows, on the demo photo
 
 
 def shipped_models() -> dict[str, Path]:
