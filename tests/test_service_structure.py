@@ -87,9 +87,10 @@ def test_route_handlers_hold_no_sql(module):
 
 def test_every_kind_is_a_row():
     from brushwork.service import kinds
+    from brushwork.translate.run import shipped_models
     names = [k.name for k in kinds.KINDS]
     assert names == ["image-fast", "image-best", "video", "qr", "fashion-fast", "fashion-best",
-                     "audio"] and \
+                     "audio", *(f"translate-{n}" for n in shipped_models())] and \
         len(set(names)) == len(names)
     assert kinds.select("image").name == "image-fast" and kinds.select("image", "best").name == "image-best"
     assert kinds.select("video").main.field == "video"
