@@ -450,6 +450,21 @@ def test_train_cli_writes_a_model(data, tmp_path, capsys):
                  "--patches", "16", "--device", "cpu", "-q"]) == 0
 
 
+def test_translate_demo_paints_the_built_in_photo_with_the_shipped_model(tmp_path, capsys):
+    from brushwork.demo import demo_content
+    from brushwork.translate.run import DEMO_MODEL, shipped_models
+    assert DEMO_MODEL in shipped_models()
+    out = tmp_path / "demo.png"
+    assert main(["translate", "--demo", "--device", "cpu", "-o", str(out)]) == 0
+    painted = np.asarray(Image.open(out).convert("RGB"), np.float32) / 255
+    photo = demo_content()[0].permute(1, 2, 0).numpy()
+    assert painted.shape == photo.shape
+    change = np.abs(painted - photo).mean()
+    assert 0.02 < change < 0.3, change        # repainted, but still the photo
+    assert main(["translate", "--demo", "photo.png", "-o", str(tmp_path / "x.png")]) == 2
+    assert "give no image" in capsys.readouterr().err
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, message", [
