@@ -103,7 +103,11 @@ def test_a_recipe_of_two_networks_resumes_bit_exactly(paired, tmp_path):
     data = Batches(PairedFolder(paired), Augment(16, (1.0, 1.2)), 2, seed=0)
     fit(TinyGAN(data), settings(tmp_path / "straight.bw", 5), 0)
     fit(TinyGAN(data), settings(tmp_path / "split.bw", 2, checkpoint_every=1), 0)   # 2 steps, then
+    before = trained(tmp_path / "split.bw")["seconds"]
     model = fit(TinyGAN(data), settings(tmp_path / "split.bw", 5, resume=True), 0)  # 3 more in a fresh recipe
+    # the training time counts both runs
+    after = trained(tmp_path / "split.bw")["seconds"]
+    assert 0 < before < after and abs(model.card["training"]["seconds"] - after) < 0.5
     straight, split = trained(tmp_path / "straight.bw"), trained(tmp_path / "split.bw")
     assert split["step"] == straight["step"] == 5 and model.card["training"]["resumed_at"] == 2
     for part in ("networks", "optimizers"):

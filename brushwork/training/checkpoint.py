@@ -48,8 +48,9 @@ def _cpu(state: Any) -> Any:
     return state
 
 
-def save_checkpoint(path: Path, recipe: Recipe, seed: int, step: int, recent: dict) -> None:
-    """Write the checkpoint atomically; a failure is a one-line `InputError`."""
+def save_checkpoint(path: Path, recipe: Recipe, seed: int, step: int, recent: dict, seconds: float = 0.0) -> None:
+    """Write the checkpoint atomically (`seconds`: training time so far, over every resumed run);
+    a failure is a one-line `InputError`."""
     rng = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_initialized():
         rng["cuda"] = torch.cuda.get_rng_state_all()
@@ -59,7 +60,7 @@ def save_checkpoint(path: Path, recipe: Recipe, seed: int, step: int, recent: di
           "optimizers": {k: _cpu(o.state_dict()) for k, o in recipe.optimizers.items()},
           "schedulers": {k: s.state_dict() for k, s in recipe.schedulers.items()},
           "recipe": _cpu(recipe.extra_state()), "rng": rng,
-          "recent": {k: list(v) for k, v in recent.items()}}
+          "recent": {k: list(v) for k, v in recent.items()}, "seconds": seconds}
     with atomic_path(path, what="checkpoint") as tmp:
         torch.save(ck, tmp)
 

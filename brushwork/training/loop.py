@@ -136,12 +136,13 @@ def fit(recipe: Recipe, settings: Settings, seed: int) -> Any:
     if opt.device.type == "cuda":  # one crop size for the whole run: cuDNN's autotuned kernels pay off
         torch.backends.cudnn.benchmark = True
     ckpt = checkpoint_path(opt.output)
-    start, recent = 0, {}
+    start, recent, before = 0, {}, 0.0
     if opt.resume:
         ck = read_checkpoint(ckpt, opt.device)
         check_matches(ck, ckpt, recipe, seed)
         start = restore(ck, ckpt, recipe)
-        recent = ck.get("recent", {})
+        recent, before = ck.get("recent", {}), float(ck.get("seconds", 0.0))
+    spent = lambda: before + time.perf_counter() - t0  # noqa: E731  (training time over every run)
     window = {k: deque(v, maxlen=RECENT) for k, v in recent.items()}
     batches = Prefetch(recipe.data.iterate(start, opt.steps), PREFETCH_DEPTH)
     t0, step = time.perf_counter(), start
@@ -160,7 +161,7 @@ def fit(recipe: Recipe, settings: Settings, seed: int) -> Any:
             if opt.preview_every and done % opt.preview_every == 0:
                 image = _preview(recipe, opt.output, done)
             if opt.checkpoint_every and done % opt.checkpoint_every == 0 and done < opt.steps:
-                save_checkpoint(ckpt, recipe, seed, done, window)
+                save_checkpoint(ckpt, recipe, seed, done, window, spent())
             stop = time.perf_counter() >= deadline
             if opt.callback is not None:
                 report = Progress(done, opt.steps, total, values, size=(opt.size, opt.size),
@@ -172,18 +173,18 @@ def fit(recipe: Recipe, settings: Settings, seed: int) -> Any:
             step = max(opt.steps, start)
     except KeyboardInterrupt:
         if step > start:
-            save_checkpoint(ckpt, recipe, seed, step, window)
+            save_checkpoint(ckpt, recipe, seed, step, window, spent())
         raise
     finally:
         batches.close()
-    save_checkpoint(ckpt, recipe, seed, step, window)
+    save_checkpoint(ckpt, recipe, seed, step, window, spent())
     data = {k: {**v, "quality_note": augmentation_note(v["count"], step * opt.batch_size, v["augmentation"])}
             for k, v in recipe.data_cards.items()}
     training = {**data, **recipe.config, "steps": step, "planned_steps": opt.steps, "seed": seed,
                 "device": str(opt.device),
                 "precision": str(opt.dtype).replace("torch.", ""), "resumed_at": start or None,
                 "final_losses": {k: sum(v) / len(v) for k, v in window.items() if v},
-                "seconds": round(time.perf_counter() - t0, 1)}
+                "seconds": round(spent(), 1)}
     return recipe.save(opt.output, training, opt.device)
 
 
