@@ -78,6 +78,10 @@ def test_the_upload_form_takes_a_sound_and_its_style_sound(app, client, tmp_path
     page = client.get("/")
     assert "audio/*" in page.text and "or a sound" in page.text
     csrf = client.cookies.get("bw_csrf")
+    # neither picture, clip nor sound: refused as the picture it was offered as
+    r = client.post("/submit", files={"photo": ("notes.txt", b"hello, I am text", "text/plain")},
+                    data={"preset": "7", "csrf": csrf})
+    assert r.status_code == 422 and "not an image" in r.text
     # no content type: the first bytes tell a wav from a clip
     files = {"photo": ("speech.wav", content, "application/octet-stream")}
     r = client.post("/submit", files=files, data={"preset": "7", "csrf": csrf})

@@ -63,8 +63,9 @@ def index(request: Request) -> HTMLResponse:
 
 
 def _family(upload: UploadFile) -> str:
-    """The job family an upload starts, "image", "video" or "audio", decided by content: what Pillow opens is a picture; of the rest,
-    the declared type or the first bytes tell a sound from a clip."""
+    """The job family an upload starts, "image", "video" or "audio", decided by content: what
+    Pillow opens is a picture; of the rest, the declared type or the first bytes tell a sound or
+    a clip; anything else is checked (and refused) as a picture."""
     from PIL import Image, UnidentifiedImageError
     f = upload.file
     pos = f.tell()
@@ -80,9 +81,15 @@ def _family(upload: UploadFile) -> str:
         if declared in ("audio", "video"):
             return declared
         f.seek(0)
-        return "audio" if _looks_like_sound(f.read(64)) else "video"
+        head = f.read(64)
+        return "audio" if _looks_like_sound(head) else "video" if _looks_like_video(head) else "image"
     finally:
         f.seek(pos)
+
+
+def _looks_like_video(head: bytes) -> bool:
+    """MP4/MOV, Matroska/WebM, AVI and GIF by their first bytes."""
+    return head[4:8] in (b"ftyp", b"moov", b"mdat") or head[:4] in (b"\x1aE\xdf\xa3", b"RIFF", b"GIF8")
 
 
 def _looks_like_sound(head: bytes) -> bool:
