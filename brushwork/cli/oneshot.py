@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -166,10 +165,7 @@ def register(sub: Any) -> None:
                    help="resize the photo first: long side in px, or WIDTHxHEIGHT (default: full resolution)")
     options.stroke_scale(g, api)
     r = ap.add_argument_group("running")
-    from ..feedforward.apply import TILE, TILE_PIXELS
-    side = math.isqrt(TILE_PIXELS)
-    r.add_argument("--tile", type=int, default=d(api, "tile"), metavar="PX",
-                   help=f"paint in tiles of PX px (0 = never); default: tiles of {TILE} above {side}x{side} px")
+    options.tile(r, api, "paint")
     options.device(r, api)
     options.quiet(r)
     options.overwrite(r)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,6 +62,14 @@ def stroke_scale(group: Any, func: Callable[..., Any], what: str = "photos") -> 
                        f"as large). Default auto: strokes keep their size relative to the picture ({what} larger "
                        f"than {STROKE_WORK} px are painted at {STROKE_WORK} px and upsampled along the photo's "
                        "edges)")
+
+
+def tile(group: Any, func: Callable[..., Any], verb: str) -> None:
+    """--tile PX for the full-resolution one-pass commands (`image.tiled`): `verb` says what a tile gets."""
+    from ..feedforward.apply import TILE, TILE_PIXELS
+    side = math.isqrt(TILE_PIXELS)
+    group.add_argument("--tile", type=int, default=api_default(func, "tile"), metavar="PX",
+                       help=f"{verb} in tiles of PX px (0 = never); default: tiles of {TILE} above {side}x{side} px")
 
 
 def iteration(p: argparse.ArgumentParser, func: Callable[..., Any], multiscale: bool | None = None) -> None:

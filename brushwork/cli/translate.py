@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,6 @@ def _folder(a: argparse.Namespace, look: dict[str, Any]) -> int:
 
 def register(sub: Any) -> None:
     """Add `translate` to the subcommands `sub`."""
-    from ..feedforward.apply import TILE, TILE_PIXELS
     from ..translate.reference import ARCHS
     d = options.api_default
     api = brushwork.translate
@@ -96,9 +94,7 @@ def register(sub: Any) -> None:
     tr.add_argument("--size", type=args.size, default=d(api, "size"),
                     help="resize the image first: long side in px, or WIDTHxHEIGHT (default: full resolution)")
     r = tr.add_argument_group("running")
-    side = math.isqrt(TILE_PIXELS)
-    r.add_argument("--tile", type=int, default=d(api, "tile"), metavar="PX",
-                   help=f"translate in tiles of PX px (0 = never); default: tiles of {TILE} above {side}x{side} px")
+    options.tile(r, api, "translate")
     options.device(r, api)
     options.quiet(r)
     options.overwrite(r)
