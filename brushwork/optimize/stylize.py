@@ -180,8 +180,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             raise InputError(f"a style image of {s.shape[-1]}x{s.shape[-2]} px is too small (at least 16 px a side)")
     mask_list = _load_masks(masks, len(style_list), tuple(content_full.shape[-2:]))
     out_size = tuple(content_full.shape[-2:]) if size is None else fit(content_full.shape[-2:], size)
-    m = margin(out_size) if extra_losses is None else 0
-    canvas_size = (out_size[0] + 2 * m, out_size[1] + 2 * m)
+    pad = margin(out_size) if extra_losses is None else 0
+    canvas_size = (out_size[0] + 2 * pad, out_size[1] + 2 * pad)
 
     canvas = ImageCanvas()
     if preserve_color == "luminance":
@@ -193,8 +193,9 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         content_work = content_full
     else:
         content_work = content_full
-    content_work = _mirror(resize(content_work, out_size), m)
-    mask_list = [None if k is None else _mirror(resize_mask(k, out_size), m) for k in mask_list]
+    picture = resize(content_work, out_size)
+    content_work = _mirror(picture, pad)
+    mask_list = [None if k is None else _mirror(resize_mask(k, out_size), pad) for k in mask_list]
 
     def gatys(hw: tuple[int, int], ex) -> dict:
         losses: dict = {}
@@ -224,15 +225,14 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     if isinstance(init, str) and init == "noise":
         start = initial_image(init, schedule.sizes[0], None, None, settings.seed)
     else:
-        start = initial_image(init, out_size, content_work[..., m:m + out_size[0], m:m + out_size[1]],
-                              style_imgs[0], settings.seed)
-        start = resize(_mirror(start, m), schedule.sizes[0])
+        start = initial_image(init, out_size, picture, style_imgs[0], settings.seed)
+        start = resize(_mirror(start, pad), schedule.sizes[0])
     if preserve_color == "luminance":
         start = luminance(start)
     build = gatys if extra_losses is None else combine(gatys, extra_losses)
     result = optimize(build, start, schedule, settings.features(list(c_layers) + list(s_layers)), settings,
-                      canvas=canvas, callback=_without_margin(callback, m, canvas_size))
-    result = _interior(result, m, canvas_size)
+                      canvas=canvas, callback=_without_margin(callback, pad, canvas_size))
+    result = _interior(result, pad, canvas_size)
     if preserve_color == "luminance":
         result = combine_luminance(result, content_full)
     return result
