@@ -142,11 +142,15 @@ def fit(recipe: Recipe, settings: Settings, seed: int) -> Any:
         check_matches(ck, ckpt, recipe, seed)
         start = restore(ck, ckpt, recipe)
         recent, before = ck.get("recent", {}), float(ck.get("seconds", 0.0))
-    spent = lambda: before + time.perf_counter() - t0  # noqa: E731  (training time over every run)
     window = {k: deque(v, maxlen=RECENT) for k, v in recent.items()}
     batches = Prefetch(recipe.data.iterate(start, opt.steps), PREFETCH_DEPTH)
     t0, step = time.perf_counter(), start
     deadline = t0 + 60 * opt.minutes if opt.minutes else math.inf
+
+    def spent() -> float:
+        """Training time over every run of this model, resumed ones included."""
+        return before + time.perf_counter() - t0
+
     try:
         for batch in batches:
             values = recipe.train_step(_to_device(batch, opt.device), step)
