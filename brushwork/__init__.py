@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 from .errors import BrushworkError, InputError, InputWarning, MissingWeightsError  # noqa: E402
 from .image import UpTo, load_image, save_image  # noqa: E402
 from .optimize import mrf, qr, reconstruct, stylize, texture  # noqa: E402
-from .photoreal import photo  # noqa: E402
+from .photoreal import photo, train_photowct  # noqa: E402
 from .progress import Progress  # noqa: E402
 from .feedforward import apply, presets  # noqa: E402
 from .feedforward.export import export_onnx  # noqa: E402
@@ -29,4 +29,4 @@ __all__ = ["BrushworkError", "InputError", "InputWarning", "MissingWeightsError"
            "fashion", "garment_mask",
            "load_image", "load_model", "mrf", "photo", "presets", "qr", "reconstruct", "save_image", "save_model", "stylize",
            "stylize_audio", "stylize_video", "texture", "train_adain", "train_cut", "train_cyclegan", "train_fast",
-           "train_multistyle", "train_pix2pix", "translate", "translate_folder", "__version__"]
+           "train_multistyle", "train_photowct", "train_pix2pix", "translate", "translate_folder", "__version__"]

@@ -27,6 +27,7 @@ over sampled frames and adds `temporal_error`; `format_table` prints them.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Sequence
@@ -186,6 +187,13 @@ def ssim(a: ImageSource, b: ImageSource, device: str | torch.device = "auto") ->
     dev = resolve_device(device)
     x = _load(a, dev)
     return _ssim(x, _same_size(_load(b, dev), x))
+
+
+def psnr(a: ImageSource, b: ImageSource) -> float:
+    """Peak signal-to-noise ratio in dB of RGB images in [0, 1] (`b` resized to `a`'s size)."""
+    x = _load(a, torch.device("cpu"))
+    mse = float(F.mse_loss(x, _same_size(_load(b, torch.device("cpu")), x)))
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
 def content_distance(image: ImageSource, content: ImageSource, layer: str = CONTENT_LAYER,

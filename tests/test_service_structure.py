@@ -89,7 +89,7 @@ def test_every_kind_is_a_row():
     from brushwork.service import kinds
     from brushwork.translate.run import shipped_models
     names = [k.name for k in kinds.KINDS]
-    assert names == ["image-fast", "image-best", "video", "qr", "fashion-fast", "fashion-best",
+    assert names == ["image-fast", "image-best", "video", "qr", "fashion-fast", "fashion-best", "photo-fast", "photo-best",
                      "audio", *(f"translate-{n}" for n in shipped_models())] and \
         len(set(names)) == len(names)
     assert kinds.select("image").name == "image-fast" and kinds.select("image", "best").name == "image-best"

@@ -15,8 +15,11 @@ from .render import ProgressBar
 
 
 def describe(p: Progress) -> str:
-    """The text beside the bar: the matting solve's residual; nothing for the phases."""
-    return f"residual {p.loss:.2g}" if p.phase == "matting" else ""
+    """The text beside the bar: the matting solve's residual, the iteration's loss ('optimize');
+    nothing for the phases."""
+    if p.phase == "matting":
+        return f"residual {p.loss:.2g}"
+    return "" if p.phase == "photo" else f"loss {p.loss:.4g}"
 
 
 def run_photo(a: argparse.Namespace) -> int:
@@ -25,7 +28,8 @@ def run_photo(a: argparse.Namespace) -> int:
     alpha = load_image_alpha(a.content)[1]
     bar = ProgressBar(a.quiet, describe)
     try:
-        image = brushwork.photo(a.content, a.style, method=a.method, content_seg=a.content_seg,
+        image = brushwork.photo(a.content, a.style, method=a.method, decoders=a.decoders,
+                                content_seg=a.content_seg,
                                 style_seg=a.style_seg, auto_regions=a.auto_regions, regions=a.regions,
                                 strength=a.strength, smooth=a.smooth, work_size=a.work_size, device=a.device,
                                 callback=bar)
@@ -41,12 +45,14 @@ def register(sub: Any) -> None:
     """Add photo to the subcommands `sub`."""
     api, d = brushwork.photo, options.api_default
     p = sub.add_parser("photo", help="the colours, light and mood of one photo on another, which stays a photo",
-                       description="Photorealistic stylization: each region of the photo takes the colour "
-                       "statistics of its matching region of the reference, smoothed along the photo's own "
-                       "edges and applied to the photo at full resolution, so no edge or texture is lost.",
+                       description="Photorealistic stylization: each region of the photo takes the look (colour "
+                       "statistics, or with wct and optimize deep-feature statistics) of its matching region of "
+                       "the reference, smoothed along the photo's own edges and applied to the photo at full "
+                       "resolution, so no edge or texture is lost.",
                        epilog="examples:\n  brushwork photo day.jpg dusk.jpg -o out.jpg\n"
                        "  brushwork photo day.jpg dusk.jpg --content-seg day_seg.png --style-seg dusk_seg.png "
-                       "-o out.jpg\n  brushwork photo day.jpg dusk.jpg --smooth matting -o out.jpg\n"
+                       "-o out.jpg\n  brushwork photo day.jpg dusk.jpg --method wct --smooth matting -o out.jpg\n"
+                       "  brushwork photo day.jpg dusk.jpg --method optimize -o out.jpg\n"
                        "  brushwork photo day.jpg dusk.jpg --strength 0.7 -o out.jpg",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("content", help="the photo to restyle")
@@ -62,7 +68,11 @@ def register(sub: Any) -> None:
                    help=f"how many regions the automatic pairing finds (default {d(api, 'regions')})")
     k = p.add_argument_group("look")
     k.add_argument("--method", choices=METHODS, default=d(api, "method"),
-                   help="stats: training-free colour statistics (auto picks it: seconds on a CPU)")
+                   help="stats: training-free colour statistics, seconds on a CPU (auto picks it); wct: PhotoWCT "
+                   "(our trained decoders); optimize: Deep Photo Style Transfer, minutes")
+    k.add_argument("--decoders", type=Path, default=d(api, "decoders"), metavar="BW",
+                   help="PhotoWCT decoders for --method wct (default: the shipped ones; make your own with "
+                   "`brushwork train photowct`)")
     k.add_argument("--smooth", choices=SMOOTHERS, default=d(api, "smooth"),
                    help="guided: edge-aware, fast, any size (default); matting: the exact matting-Laplacian "
                    "solution, slower, up to 2 MP at the work size; none")

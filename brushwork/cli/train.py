@@ -1,4 +1,4 @@
-"""`brushwork train fast|multistyle|adain|pix2pix|cyclegan|cut`: our own networks, into .bw files."""
+"""`brushwork train fast|multistyle|adain|pix2pix|cyclegan|cut|photowct`: our own networks, into .bw files."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,7 @@ TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter"
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
                  "generator",
-                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches")
+                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight")
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -36,6 +36,8 @@ def run_train(a: argparse.Namespace) -> int:
             model = brushwork.train_multistyle(a.styles, a.output, a.data, callback=bar, **kw)
         elif a.kind == "adain":
             model = brushwork.train_adain(a.output, a.content, a.styles, callback=bar, **kw)
+        elif a.kind == "photowct":
+            model = brushwork.train_photowct(a.output, a.data, callback=bar, **kw)
         elif a.kind == "pix2pix":
             model = brushwork.train_pix2pix(a.data, a.output, callback=bar, **kw)
         else:
@@ -153,7 +155,7 @@ def _translation_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -
 
 def register(sub: Any) -> None:
     """Add `train` with its kinds fast, multistyle and adain to the subcommands `sub`."""
-    tr = sub.add_parser("train", help="train your own network (fast, multistyle, AdaIN, pix2pix, CycleGAN, CUT) "
+    tr = sub.add_parser("train", help="train your own network (fast, multistyle, AdaIN, pix2pix, CycleGAN, CUT, PhotoWCT) "
                         "into a .bw file",
                         description="Train a feed-forward network: one pass paints a photo afterwards. "
                         "Real runs want a GPU (minutes to hours); see README 'Training your own networks'.",
@@ -163,7 +165,8 @@ def register(sub: Any) -> None:
                         "  brushwork train fast --style wave.jpg -o wave.bw --steps 40000 --resume\n"
                         "  brushwork train pix2pix --data paired/edges2photo -o edges2photo.bw\n"
                         "  brushwork train cyclegan --a photos/ --b paintings/ -o photo2art.bw\n"
-                        "  brushwork train cut --a photos/ --b paintings/ -o photo2art_cut.bw --fast",
+                        "  brushwork train cut --a photos/ --b paintings/ -o photo2art_cut.bw --fast\n"
+                        "  brushwork train photowct -o photowct.bw",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = tr.add_subparsers(dest="kind", metavar="KIND", parser_class=args.Parser, required=True)
     data_help = "folder of training photos, searched recursively (default $BRUSHWORK_DATA/photos)"
@@ -185,6 +188,15 @@ def register(sub: Any) -> None:
     ad.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
     _loss_options(ad, brushwork.train_adain)
     _training_options(ad, brushwork.train_adain)
+
+    pw = kinds.add_parser("photowct", help="PhotoWCT's decoders for `brushwork photo --method wct` (Li et al. 2018)")
+    pw.add_argument("--data", type=Path, help=data_help)
+    pw.add_argument("--holdout", type=args.positive_int, default=options.api_default(brushwork.train_photowct, "holdout"),
+                    metavar="N", help="photos kept out of training to measure the reconstruction PSNR on")
+    pw.add_argument("--feature-weight", type=args.non_negative,
+                    default=options.api_default(brushwork.train_photowct, "feature_weight"),
+                    help="weight of the feature reconstruction loss beside the pixel loss")
+    _training_options(pw, brushwork.train_photowct)
 
     px = kinds.add_parser("pix2pix", help="paired image translation, A/ -> B/ (Isola et al. 2017)")
     px.add_argument("--data", type=Path, required=True,

@@ -126,6 +126,7 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
             style_layers: LayerSpec = STYLE_LAYERS,
             preserve_color: str | None = None,
             masks: Sequence[ImageSource | None] | None = None,
+            style_masks: Sequence[torch.Tensor | None] | None = None,
             init: str | ImageSource = "content",
             multiscale: bool = True,
             min_side: int | None = None,
@@ -146,7 +147,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
     and the default `UpTo(512)` too up to 512 px (a larger photo is shrunk, a smaller one never
     enlarged: upscaling adds no detail, only time).
     `masks` (one per style, white = this style; resized to the content if they have its aspect
-    ratio) confine styles to regions.
+    ratio) confine styles to regions. `style_masks` (one (1, 1, h, w) map per style image, or None)
+    take each style's statistics from a region of it only (Deep Photo's segmentation-masked Grams).
     `preserve_color` is 'luminance' (style only the luminance) or 'histogram' (recolour styles).
     `multiscale` starts at a long side of `min_side` and doubles up to the output, running
     `coarse_steps` at each smaller scale. The default, a quarter of the output's side but at least
@@ -179,6 +181,9 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
         if min(s.shape[-2:]) < 16:
             raise InputError(f"a style image of {s.shape[-1]}x{s.shape[-2]} px is too small (at least 16 px a side)")
     mask_list = _load_masks(masks, len(style_list), tuple(content_full.shape[-2:]))
+    style_mask_list = list(style_masks) if style_masks is not None else [None] * len(style_list)
+    if len(style_mask_list) != len(style_list):
+        raise InputError(f"{len(style_mask_list)} style masks given for {len(style_list)} style images")
     out_size = tuple(content_full.shape[-2:]) if size is None else fit(content_full.shape[-2:], size)
     pad = margin(out_size) if extra_losses is None else 0
     canvas_size = (out_size[0] + 2 * pad, out_size[1] + 2 * pad)
@@ -205,14 +210,15 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], *
                                                    / energy(c_feats[tap]))
         # the style is seen at the picture's scale (the canvas's margin is not part of it)
         style_side = max(16, round(max(hw) * max(out_size) / max(canvas_size) * style_scale))
-        for i, (img, b, mask) in enumerate(zip(style_imgs, blend, mask_list)):
+        for i, (img, b, mask, s_mask) in enumerate(zip(style_imgs, blend, mask_list, style_mask_list)):
             if b == 0:
                 continue
             s_feats = ex.targets(resize(img, fit(img.shape[-2:], style_side)))
             m = None if mask is None else resize(mask, hw).to(ex.device)
             for tap, w in s_layers.items():
                 name = f"style{i}:{tap}" if len(style_imgs) > 1 else f"style:{tap}"
-                target = gram(s_feats[tap])
+                sm = None if s_mask is None else resize_mask(s_mask, s_feats[tap].shape[-2:]).to(s_feats[tap])
+                target = gram(s_feats[tap], sm)
                 losses[name] = GramLoss(tap, target, BASE_STYLE * style_weight * b * w / energy(target), m)
         if tv_weight > 0:
             losses["tv"] = TVLoss(BASE_TV * tv_weight)

@@ -9,6 +9,7 @@ they are applied to the photo's own pixels: every edge and texture of the origin
 """
 from __future__ import annotations
 
+import os
 import time
 
 import torch
@@ -18,11 +19,15 @@ from ..errors import InputError
 from ..guided import guided_filter, upsample_affine
 from ..image import ImageSource, fit, load_image, luminance, resize
 from ..progress import Callback, Progress
+from ..feedforward.modelfile import load_model
 from .colour import lab_to_rgb, mkl, rgb_to_lab
+from .decoders import PhotoWCTModel, shipped_decoders
+from .deep_photo import deep_photo
 from .regions import Regions, auto_regions, load_segmentation, pair_segmentations, resize_labels, usable
 from .smooth import matting_pixels_check, matting_smooth
+from .wct import photowct
 
-METHODS = ("auto", "stats")
+METHODS = ("auto", "stats", "wct", "optimize")
 SMOOTHERS = ("guided", "matting", "none")
 MIN_SIDE = 8
 # Guided smoothing: the window's radius as a share of the work size's long side, and the ridge
@@ -91,8 +96,25 @@ def _transfer(content_low: torch.Tensor, style_low: torch.Tensor, regions: Regio
     return lab_to_rgb(out.reshape(1, 3, *content_low.shape[-2:]))
 
 
+def auto_method(work: tuple[int, int]) -> str:
+    """The method 'auto' runs at a work size: the training-free statistics, whose look is as
+    good as PhotoWCT's on the benchmark pairs (BENCHMARKS.md) in a fraction of the time."""
+    return "stats"
+
+
+def _decoders(path: str | os.PathLike | None) -> PhotoWCTModel:
+    if path is None:
+        return shipped_decoders()
+    model = load_model(path, "cpu")
+    if not isinstance(model, PhotoWCTModel):
+        raise InputError(f"{path}: a {model.card['kind']} model, not PhotoWCT decoders "
+                         "(make them with `brushwork train photowct`)")
+    return model
+
+
 def photo(content: ImageSource, style: ImageSource, *,
           method: str = "auto",
+          decoders: str | os.PathLike | None = None,
           content_seg: ImageSource | None = None,
           style_seg: ImageSource | None = None,
           auto_regions: bool = True,
@@ -105,18 +127,22 @@ def photo(content: ImageSource, style: ImageSource, *,
     """Give `content` the look of `style` and keep it a photo; returns (1, 3, H, W) RGB in [0, 1]
     at the content's full resolution.
 
-    `method`: 'stats' (training-free colour statistics; 'auto' picks it, the one that takes
-    seconds on a CPU). `content_seg`/`style_seg`: colour label maps of each photo (same
-    size as it), region k of the content taking the colours of the style's region of the same
-    colour; without them, `auto_regions` pairs `regions` clusters of both photos (off: one
-    region, the whole photo). Regions too small or too unequal in share take the whole style's
-    colours. `strength` in [0, 1] blends with the photo (0 returns it exactly). `smooth`:
-    'guided' (edge-aware, any size), 'matting' (the exact matting-Laplacian solution, up to
-    smooth.MATTING_MAX_PIXELS at the work size) or 'none'. `work_size` is the long side the colours are
-    computed at (None: full size). A greyscale style works: it gives a monochrome photo in the
-    style's tones. `callback` gets a Progress after each phase ('photo', counted in phases) and each
-    step of the matting solve ('matting', its loss the relative residual; returning True there
-    stops the solve early).
+    `method`: 'stats' (training-free colour statistics in Lab), 'wct' (PhotoWCT: whitening and
+    colouring of VGG features with our trained decoders, `decoders` a photowct .bw file or None
+    for the shipped ones), 'optimize' (Deep Photo Style Transfer: image iteration with masked
+    Grams and the matting-Laplacian photorealism term; minutes) or 'auto' (the one `auto_method`
+    picks). `content_seg`/`style_seg`: colour label maps of each photo (same
+    size as it), region k of the content taking the look of the style's region of the same
+    colour; without them, `auto_regions` pairs `regions` clusters of both photos ('stats' and
+    'optimize'; off: one region, the whole photo). Regions too small or too unequal in share
+    take the whole style's look. `strength` in [0, 1] blends with the photo (0 returns it
+    exactly). `smooth`: 'guided' (edge-aware, any size), 'matting' (the exact matting-Laplacian
+    solution, up to smooth.MATTING_MAX_PIXELS at the work size) or 'none'. `work_size` is the
+    long side the look is computed at (None: full size); local affine colour models carry it to
+    the photo's full resolution. A greyscale style works: it gives a monochrome photo in the
+    style's tones. `callback` gets a Progress after each phase ('photo', counted in phases),
+    each step of the matting solve ('matting', its loss the relative residual; returning True
+    there stops the solve early) and, for 'optimize', each step of the iteration.
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -140,7 +166,10 @@ def photo(content: ImageSource, style: ImageSource, *,
     content_low = resize(content_full, work)
     style_low = style_full if work_size is None or max(style_full.shape[-2:]) <= work_size else \
         resize(style_full, fit(style_full.shape[-2:], work_size))
-    found = _regions(content_full, style_full, content_low, style_low, content_seg, style_seg, auto_regions, regions)
+    method = auto_method(work) if method == "auto" else method
+    model = _decoders(decoders) if method == "wct" else None
+    found = _regions(content_full, style_full, content_low, style_low, content_seg, style_seg,
+                     auto_regions and method != "wct", regions)
     if strength == 0:
         return content_full
 
@@ -158,7 +187,14 @@ def photo(content: ImageSource, style: ImageSource, *,
         return callback(Progress(step, total, residual, {"residual": residual}, size=work,
                                  elapsed=time.perf_counter() - start, phase="matting"))
 
-    result = _transfer(content_low, style_low, found, automatic=content_seg is None)
+    if method == "stats":
+        result = _transfer(content_low, style_low, found, automatic=content_seg is None)
+    elif method == "wct":
+        assert model is not None
+        result = photowct(content_low.to(model.device), style_low.to(model.device), model.network, found).cpu()
+    else:
+        first = _transfer(content_low, style_low, found, automatic=content_seg is None)
+        result = deep_photo(content_low, style_low, found, start=first, device=dev, callback=callback)
     report(1)
     r = max(1, round(max(work) * SMOOTH_RADIUS))
     if smooth == "matting":

@@ -521,3 +521,21 @@ def submit_fashion(request: Request,
         raise HTTPException(422, str(e)) from None
     return _submitted(*submit(request, row, dict(email=email, webhook=webhook),
                               {"photo": photo, "pattern": pattern, "mask": mask}))
+
+
+@router.post("/photo", status_code=202, responses=ERRORS,
+             summary="Give a photo the look of another photo; it stays a photo")
+def submit_photo(request: Request,
+                 photo: UploadFile = File(..., description="the photo to restyle"),
+                 style: UploadFile = File(..., description="the reference photo whose look it takes"),
+                 quality: str | None = Form(None, description="fast (colour statistics, seconds) or best "
+                                            "(Deep Photo Style Transfer's iteration: minutes)"),
+                 strength: float | None = Form(None, description="0 = the photo unchanged, 1 = the full look"),
+                 email: str | None = Form(None, description=_FIELD_DOCS["email"]),
+                 webhook: str | None = Form(None, description=_FIELD_DOCS["webhook"])) -> JSONResponse:
+    try:
+        row = kinds.select("photo", quality)
+    except InputError as e:
+        raise HTTPException(422, str(e)) from None
+    return _submitted(*submit(request, row, dict(strength=strength, email=email, webhook=webhook),
+                              {"photo": photo, "style": style}))

@@ -65,6 +65,8 @@ FAST_FIELDS = PAINT_FIELDS + ("stroke_scale",)   # the one-pass networks' stroke
 PATTERN = Upload("pattern", "pattern", "pattern", check_image, lambda c: c.max_upload_bytes)
 GARMENT_MASK = Upload("mask", "mask", "garment mask", check_image, lambda c: c.max_upload_bytes, required=False)
 FASHION_FIELDS = ("email", "webhook")
+REFERENCE = Upload("style", "style", "reference photo", check_image, lambda c: c.max_upload_bytes)
+PHOTO_FIELDS = ("strength", "email", "webhook")
 
 
 def _even(dims: tuple[int, int]) -> tuple[int, int]:
@@ -125,6 +127,18 @@ KINDS: tuple[JobKind, ...] = (
             plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
             estimate=lambda w, h, frames, c: 10.0 + c.best_steps * 10 * min(w * h, 512 * 512) / 1e6,
             producer=producers.paint_fashion_best, result="result.png", media_type="image/png", publishable=True),
+    # photorealistic stylization: the look is computed at a 512 px work size and carried to the
+    # photo's full size; fast = colour statistics (seconds), best = Deep Photo's iteration (minutes)
+    JobKind("photo-fast", "photo", "fast", "fast", (PHOTO, REFERENCE), PHOTO_FIELDS,
+            max_side=lambda c: c.max_output_side,
+            plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
+            estimate=lambda w, h, frames, c: 2.0 + 3.0 * w * h / 1e6,
+            producer=producers.photo_fast, result="result.png", media_type="image/png", publishable=True),
+    JobKind("photo-best", "photo", "best", "slow", (PHOTO, REFERENCE), PHOTO_FIELDS,
+            max_side=lambda c: c.max_output_side,
+            plan=lambda w, h, size, c: fit_side(w, h, None, c.max_output_side, c.max_output_pixels),
+            estimate=lambda w, h, frames, c: 150.0 + 3.0 * w * h / 1e6,
+            producer=producers.photo_best, result="result.png", media_type="image/png", publishable=True),
     # a sound's size is its spectrogram's (frames x bins); the result is as long as the content
     JobKind("audio", "audio", "best", "slow", (SOUND, STYLE_SOUND), ("email", "webhook"),
             max_side=lambda c: 0,     # no size field: nothing to cap

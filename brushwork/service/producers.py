@@ -177,6 +177,35 @@ def paint_fashion_best(work: Work) -> Made:
     return _fashion(work, "iterate")
 
 
+def _photo(work: Work, method: str) -> Made:
+    """The photo with the look of the reference photo, still a photo, at its planned size."""
+    import brushwork
+    run, cfg = work.run, work.cfg
+    run.report(0, 1, "matching the look", force=True)
+
+    def describe(pr) -> str:
+        return f"{pr.phase}: step {pr.step} of {pr.total}" if pr.phase != "photo" else \
+            f"step {pr.step} of {pr.total}"
+    photo: Any = work.inputs["content"]
+    if work.output != tuple(work.params["input"]):    # planned smaller (the size caps)
+        from ..image import load_image, resize
+        photo = resize(load_image(photo), work.output[::-1])
+    out = brushwork.photo(photo, work.inputs["style"], method=method, strength=work.params.get("strength", 1.0),
+                          device=cfg.device, callback=run.callback(describe))
+    _stop_if(work)
+    return _save(work, out)
+
+
+def photo_fast(work: Work) -> Made:
+    """Photorealistic stylization by colour statistics (seconds)."""
+    return _photo(work, "auto")
+
+
+def photo_best(work: Work) -> Made:
+    """Photorealistic stylization by Deep Photo's image iteration (minutes on a CPU)."""
+    return _photo(work, "optimize")
+
+
 def translate(work: Work) -> Made:
     """A shipped translation model (named by the job's quality) on the photo, at full resolution."""
     import brushwork

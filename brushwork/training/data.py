@@ -44,11 +44,21 @@ def _images_under(root: Path, what: str) -> list[Path]:
 
 
 class ImageFolder:
-    """Every .jpg/.jpeg/.png/.webp under a folder (recursively), in a fixed order."""
+    """Every .jpg/.jpeg/.png/.webp under a folder (recursively), in a fixed order.
 
-    def __init__(self, root: str | os.PathLike, what: str = "data"):
+    `holdout` keeps that many images out, evenly spread over the order (so over the sub-folders
+    too): they are in `held_out`, not drawn for training.
+    """
+
+    def __init__(self, root: str | os.PathLike, what: str = "data", holdout: int = 0):
         self.root = Path(root)
-        self.files = _images_under(self.root, what)
+        files = _images_under(self.root, what)
+        if not 0 <= holdout <= len(files) - 1:
+            raise InputError(f"{self.root}: cannot hold out {holdout} of its {len(files)} images "
+                             "(at least one must stay for training)")
+        out = {int((i + 0.5) * len(files) / holdout) for i in range(holdout)} if holdout else set()
+        self.files = [f for i, f in enumerate(files) if i not in out]
+        self.held_out = [f for i, f in enumerate(files) if i in out]
 
     def __len__(self) -> int:
         return len(self.files)
@@ -65,7 +75,10 @@ class ImageFolder:
         raise InputError(f"{self.root}: none of its images can be read")
 
     def describe(self) -> dict:
-        return {"path": str(self.root), "count": len(self.files)}
+        out: dict = {"path": str(self.root), "count": len(self.files)}
+        if self.held_out:
+            out["held_out"] = [f.relative_to(self.root).as_posix() for f in self.held_out]
+        return out
 
 
 class PairedFolder:

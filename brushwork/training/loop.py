@@ -110,9 +110,10 @@ class Settings:
 
 
 def inverse_decay(optimizer: torch.optim.Optimizer, lr: float, decay: float, step: int) -> None:
-    """Set the learning rate of `step`: lr / (1 + decay · step) (decay 0: constant)."""
+    """Set the learning rate of `step`: lr / (1 + decay · step) (decay 0: constant), times a
+    parameter group's "lr_scale" where it has one."""
     for g in optimizer.param_groups:
-        g["lr"] = lr / (1.0 + decay * step)
+        g["lr"] = g.get("lr_scale", 1.0) * lr / (1.0 + decay * step)
 
 
 def _layout(device: torch.device) -> torch.memory_format:
