@@ -15,9 +15,11 @@ Then each method runs once more in its own process on a 1 MP copy of in3 (1225x8
 wall time and peak RSS (`_measure.py`; the RSS includes Python and torch themselves, listed as
 'import only'). Methods: the plain global colour transfer of brushwork.image.match_histogram
 (RGB mean and covariance, no regions, no smoothing) as the baseline, and brushwork.photo with
-automatic regions, without regions, with the segmentation maps, and with the matting smoother.
+automatic regions, without regions, with the segmentation maps, and with the matting smoother;
+PhotoWCT (`--method wct`, the shipped decoders) and Deep Photo (`--method optimize`); and neural
+style (`stylize`, the painting method) on the same pairs.
 
-    .venv/bin/python bench/photoreal_quality.py [--pairs 3,9,14,15] [--no-timing] [--threads N]
+    .venv/bin/python bench/photoreal_quality.py [--pairs 3,9,14,15] [--no-timing] [--threads N] [--only TEXT ...]
 
 `--threads N` runs the timed processes with N torch threads (on a machine shared with other
 work, one thread is often faster than two).
@@ -39,7 +41,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from brushwork import photo  # noqa: E402
+from brushwork import photo, stylize  # noqa: E402
 from brushwork.image import fit, load_image, luminance, match_histogram, resize, save_image  # noqa: E402
 from brushwork.metrics import ssim  # noqa: E402
 from brushwork.photoreal.colour import rgb_to_lab  # noqa: E402
@@ -62,12 +64,21 @@ def methods(seg_c: str, seg_s: str) -> dict[str, dict]:
         "photo, no regions": {"auto_regions": False},
         "photo, segmentation maps": {"content_seg": seg_c, "style_seg": seg_s},
         "photo, segmentation maps, matting": {"content_seg": seg_c, "style_seg": seg_s, "smooth": "matting"},
+        "photo --method wct (PhotoWCT), no regions": {"method": "wct"},
+        "photo --method wct, segmentation maps": {"method": "wct", "content_seg": seg_c, "style_seg": seg_s},
+        "photo --method wct, segmentation maps, matting": {"method": "wct", "content_seg": seg_c, "style_seg": seg_s,
+                                                           "smooth": "matting"},
+        "photo --method optimize (Deep Photo), segmentation maps": {"method": "optimize", "content_seg": seg_c,
+                                                                    "style_seg": seg_s},
+        "neural style: stylize at the photo's size": {"stylize": True},
     }
 
 
 def run(kw: dict | None, content: str, style: str) -> torch.Tensor:
     if kw is None:
         return match_histogram(load_image(content), load_image(style))
+    if kw.get("stylize"):
+        return stylize(content, style, size=None)
     return photo(content, style, **kw)
 
 
@@ -114,7 +125,12 @@ def region_distance(out: torch.Tensor, style: torch.Tensor, seg_c: str, seg_s: s
     return dist / total
 
 
-def quality(pairs: list[str], out_dir: Path) -> dict:
+def selected(name: str, only: list[str] | None) -> bool:
+    """Whether `--only` (substrings of method names) keeps method `name`."""
+    return only is None or any(o in name for o in only)
+
+
+def quality(pairs: list[str], out_dir: Path, only: list[str] | None) -> dict:
     d = data_dir()
     results: dict = {}
     for n in pairs:
@@ -125,6 +141,8 @@ def quality(pairs: list[str], out_dir: Path) -> dict:
                                         "matting_energy": matting_energy(content, content),
                                         "region_colour_distance": region_distance(content, style, seg_c, seg_s)}}
         for name, kw in methods(seg_c, seg_s).items():
+            if not selected(name, only):
+                continue
             t = time.perf_counter()
             out = run(kw, c, s)
             seconds = time.perf_counter() - t
@@ -146,7 +164,7 @@ def _child(name: str, content: str, style: str, seg_c: str, seg_s: str) -> None:
     print(json.dumps({"call_s": time.perf_counter() - t, "shape": list(out.shape)}))
 
 
-def timing(out_dir: Path, threads: int | None) -> dict:
+def timing(out_dir: Path, threads: int | None, only: list[str] | None) -> dict:
     d = data_dir()
     big = resize(load_image(d / "in3.png"), (818, 1225))  # 1.0 MP
     c = out_dir / "in3_1mp.png"
@@ -156,7 +174,7 @@ def timing(out_dir: Path, threads: int | None) -> dict:
     save_image(F.interpolate(seg, size=(818, 1225), mode="nearest"), seg_c)
     args = [str(c), str(d / "tar3.png"), str(seg_c), str(d / "seg_tar3.png")]
     res = {}
-    names = ["import only"] + list(methods(*args[2:]))
+    names = ["import only"] + [n for n in methods(*args[2:]) if selected(n, only)]
     for name in names:
         log = out_dir / f"time_{len(res)}.log"
         cmd = ([sys.executable, "-c", "import brushwork"] if name == "import only" else
@@ -193,6 +211,7 @@ def main() -> int:
     ap.add_argument("--pairs", default="3,9,14,15")
     ap.add_argument("--no-timing", dest="timing", action="store_false")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--only", nargs="+", metavar="TEXT", help="run only the methods whose names contain one of these")
     ap.add_argument("--child", nargs=5, metavar=("METHOD", "CONTENT", "STYLE", "SEG_C", "SEG_S"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.threads:
@@ -202,8 +221,8 @@ def main() -> int:
         return 0
     out_dir = REPO / "bench" / "results" / time.strftime("photoreal-%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True)
-    q = quality(a.pairs.split(","), out_dir)
-    t = timing(out_dir, a.threads) if a.timing else None
+    q = quality(a.pairs.split(","), out_dir, a.only)
+    t = timing(out_dir, a.threads, a.only) if a.timing else None
     (out_dir / "results.json").write_text(json.dumps({"quality": q, "timing_1mp": t,
                                                       "load": os.getloadavg(),
                                                       "threads": a.threads or torch.get_num_threads()}, indent=1))
