@@ -24,7 +24,8 @@ style (`stylize`, the painting method) on the same pairs.
 `--threads N` runs the timed processes with N torch threads (on a machine shared with other
 work, one thread is often faster than two).
 
-Writes bench/results/photoreal-<time>/ (results.json, table.md, every output PNG).
+Writes bench/results/photoreal-<time>/ (results.json, table.md, every output PNG, sheet.jpg:
+the comparison sheet in docs/images/photoreal_sheet.jpg).
 """
 from __future__ import annotations
 
@@ -156,6 +157,38 @@ def quality(pairs: list[str], out_dir: Path, only: list[str] | None) -> dict:
     return results
 
 
+def sheet(q: dict, out_dir: Path, height: int = 200) -> Path:
+    """One row per pair: the photo, the reference, then every method's output, labelled."""
+    from PIL import Image, ImageDraw
+    d = data_dir()
+    rows = []
+    for n, results in q.items():
+        names = list(results)
+        files = [d / f"in{n}.png", d / f"tar{n}.png"] + [out_dir / f"in{n}_{k}.png" for k in range(1, len(names))]
+        labels = ["photo", "reference"] + names[1:]
+        tiles = []
+        for f, label in zip(files, labels):
+            im = Image.open(f).convert("RGB")
+            im = im.resize((round(im.width * height / im.height), height), Image.LANCZOS)
+            ImageDraw.Draw(im).rectangle((0, 0, im.width, 14), fill="white")
+            ImageDraw.Draw(im).text((3, 1), label[:48], fill="black")
+            tiles.append(im)
+        row = Image.new("RGB", (sum(t.width for t in tiles) + 4 * len(tiles), height), "white")
+        x = 0
+        for t in tiles:
+            row.paste(t, (x, 0))
+            x += t.width + 4
+        rows.append(row)
+    out = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 4 for r in rows)), "white")
+    y = 0
+    for r in rows:
+        out.paste(r, (0, y))
+        y += r.height + 4
+    path = out_dir / "sheet.jpg"
+    out.save(path, quality=88)
+    return path
+
+
 def _child(name: str, content: str, style: str, seg_c: str, seg_s: str) -> None:
     """Runs in its own process: one method on the 1 MP photo; prints the call's seconds."""
     kw = methods(seg_c, seg_s)[name]
@@ -226,6 +259,7 @@ def main() -> int:
     (out_dir / "results.json").write_text(json.dumps({"quality": q, "timing_1mp": t,
                                                       "load": os.getloadavg(),
                                                       "threads": a.threads or torch.get_num_threads()}, indent=1))
+    print(f"sheet {sheet(q, out_dir)}")
     md = table(q, t)
     (out_dir / "table.md").write_text(md + "\n")
     print(md)

@@ -60,3 +60,26 @@ def test_photo_refuses_bad_input_in_one_line(files, capsys, extra, words):
 def test_photo_refuses_a_one_pixel_photo(files, capsys):
     code, out, err = run_cli(["photo", files["tiny"], files["style"], "-o", files["out"]], capsys)
     assert "at least 8 px" in assert_refused(code, out, err, files)
+
+
+def test_train_photowct_then_photo_with_those_decoders(files, capsys, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(photos / f"{i}.png")
+    model = tmp_path / "pw.bw"
+    code, _, err = run_cli(["train", "photowct", "--data", str(photos), "--steps", "2", "--size", "32",
+                            "--batch-size", "1", "--holdout", "1", "-o", str(model), "-q"], capsys)
+    assert code == 0 and model.is_file(), err
+    out = tmp_path / "wct.png"
+    code, _, err = run_cli(["photo", files["content"], files["style"], "--method", "wct", "--decoders", str(model),
+                            "-o", str(out), "-q"], capsys)
+    assert code == 0 and Image.open(out).size == (56, 40), err
+
+
+def test_photo_refuses_decoders_of_another_kind(files, capsys):
+    from brushwork.translate.run import DEMO_MODEL, shipped_models
+    code, out, err = run_cli(["photo", files["content"], files["style"], "--method", "wct", "--decoders",
+                              str(shipped_models()[DEMO_MODEL]), "-o", files["out"]], capsys)
+    assert "not PhotoWCT decoders" in assert_refused(code, out, err, files)
