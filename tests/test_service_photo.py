@@ -10,12 +10,7 @@ from PIL import Image
 
 from brushwork.service import kinds
 from service_util import service_app, wait_state, worker
-
-
-def _png(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, "PNG")
-    return buf.getvalue()
+from test_service_fashion import _png
 
 
 @pytest.fixture(scope="module")

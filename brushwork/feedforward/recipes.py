@@ -35,7 +35,7 @@ def _scaled_mean_std(feat: torch.Tensor, scale: float, eps: float = 1e-5) -> tup
     return mean / scale, (var / scale**2 + eps).sqrt()
 
 
-class _Adam:
+class OneAdam:
     """The single-network recipes' optimizer part: one Adam over the trainable parameters."""
 
     networks: dict[str, nn.Module]
@@ -68,7 +68,7 @@ class _Adam:
         pass
 
 
-class PerceptualRecipe(_Adam):
+class PerceptualRecipe(OneAdam):
     """One network for one (`kind` "fast") or several ("multistyle") styles, trained on photos."""
 
     def __init__(self, kind: str, net: TransformerNet, style_images: Sequence[torch.Tensor], data: BatchSource,
@@ -120,7 +120,7 @@ class PerceptualRecipe(_Adam):
                          dim=-1)
 
 
-class AdaINRecipe(_Adam):
+class AdaINRecipe(OneAdam):
     """An AdaIN decoder behind the frozen VGG-19 encoder, trained on (photo, painting) batches."""
 
     kind = "adain"

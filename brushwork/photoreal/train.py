@@ -20,7 +20,8 @@ from ..features.vgg import FEATURE_SCALE, vgg19
 from ..image import fit, load_image, resize
 from ..metrics import psnr
 from ..progress import Callback
-from ..training import Batches, ImageFolder, Settings, autocast, data_dir, fit as fit_recipe, inverse_decay, non_negative
+from ..feedforward.recipes import OneAdam
+from ..training import Batches, ImageFolder, Settings, autocast, data_dir, fit as fit_recipe, non_negative
 from ..training.data import BatchSource
 from .decoders import LEVELS, PhotoWCTDecoders, PhotoWCTModel
 
@@ -29,11 +30,10 @@ LR_SCALE = {"relu1_1": 0.05}  # see PhotoWCTRecipe; it starts at its least-squar
 EVAL_SIDE = 256
 
 
-class PhotoWCTRecipe:
+class PhotoWCTRecipe(OneAdam):
     """The four decoders behind the frozen VGG-19, one Adam over all of them."""
 
     kind = "photowct"
-    product = "net"
 
     def __init__(self, net: PhotoWCTDecoders, data: BatchSource, settings: Settings, feature_weight: float,
                  held_out: list[torch.Tensor], config: dict[str, Any], data_cards: dict[str, dict[str, Any]]):
@@ -64,12 +64,7 @@ class PhotoWCTRecipe:
                 losses[f"pixel{tap[4]}"] = F.mse_loss(out.float(), x.float())
                 losses[f"feature{tap[4]}"] = self.feature_weight * F.mse_loss(again.float() / scale,
                                                                              feats[tap].float() / scale)
-        adam = self.optimizers["adam"]
-        inverse_decay(adam, self.lr, self.lr_decay, step)
-        adam.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
-        adam.step()
-        return {k: float(v.detach()) for k, v in losses.items()}
+        return self._update(losses, step)
 
     def preview(self) -> torch.Tensor:
         """The first held-out photo and its reconstruction from each level, side by side."""
@@ -95,11 +90,6 @@ class PhotoWCTRecipe:
         assert isinstance(model, PhotoWCTModel)
         return model
 
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
 
 
 @torch.no_grad()

@@ -147,6 +147,15 @@ def paint_qr(work: Work) -> Made:
                 f"{sum(len(v) for v in r.cases.values())} perturbed readings")
 
 
+def _planned_photo(work: Work) -> Any:
+    """The job's photo at its planned output size (smaller when the size caps; a mask follows it)."""
+    photo: Any = work.inputs["content"]
+    if work.output != tuple(work.params["input"]):
+        from ..image import load_image, resize
+        photo = resize(load_image(photo), work.output[::-1])
+    return photo
+
+
 def _fashion(work: Work, method: str) -> Made:
     """A pattern painted onto the garment of a photo (the uploaded mask, or one GrabCut finds)."""
     import brushwork
@@ -157,11 +166,7 @@ def _fashion(work: Work, method: str) -> Made:
 
     def describe(pr) -> str:
         return f"painting tile {pr.step} of {pr.total}" if fast else f"painting: step {pr.step} of {pr.total}"
-    photo: Any = work.inputs["content"]
-    if work.output != tuple(work.params["input"]):    # planned smaller (the size caps); the mask follows
-        from ..image import load_image, resize
-        photo = resize(load_image(photo), work.output[::-1])
-    out = brushwork.fashion(photo, work.inputs["pattern"], masks=work.inputs.get("mask"), method=method,
+    out = brushwork.fashion(_planned_photo(work), work.inputs["pattern"], masks=work.inputs.get("mask"), method=method,
                             steps=cfg.best_steps, device=cfg.device, callback=run.callback(describe))
     _stop_if(work)
     return _save(work, out)
@@ -186,11 +191,7 @@ def _photo(work: Work, method: str) -> Made:
     def describe(pr) -> str:
         return f"{pr.phase}: step {pr.step} of {pr.total}" if pr.phase != "photo" else \
             f"step {pr.step} of {pr.total}"
-    photo: Any = work.inputs["content"]
-    if work.output != tuple(work.params["input"]):    # planned smaller (the size caps)
-        from ..image import load_image, resize
-        photo = resize(load_image(photo), work.output[::-1])
-    out = brushwork.photo(photo, work.inputs["style"], method=method, strength=work.params.get("strength", 1.0),
+    out = brushwork.photo(_planned_photo(work), work.inputs["style"], method=method, strength=work.params.get("strength", 1.0),
                           device=cfg.device, callback=run.callback(describe))
     _stop_if(work)
     return _save(work, out)
