@@ -62,8 +62,8 @@ def test_decoders_invert_any_size_and_the_shipped_ones_reconstruct_photos():
     assert SHIPPED.is_file(), "the shipped PhotoWCT decoders are missing from the package"
     model = shipped_decoders()
     x = _astronaut(160)
-    # held-out PSNR on the card at 256 px (BENCHMARKS.md) is higher; these bounds leave room for the CPU
-    bounds = {"relu1_1": 30.0, "relu2_1": 24.0, "relu3_1": 20.0, "relu4_1": 18.0}
+    # the card gives the held-out photos at 256 px (40.0 / 29.5 / 26.6 / 19.8 dB); this photo at 160 px is harder
+    bounds = {"relu1_1": 33.0, "relu2_1": 21.0, "relu3_1": 20.0, "relu4_1": 15.0}   # untrained: 5.5-5.8 dB
     with torch.no_grad():
         for tap, bound in bounds.items():
             assert psnr(model.network(x, tap).clamp(0, 1), x) > bound, tap

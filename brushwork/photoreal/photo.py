@@ -1,11 +1,15 @@
 """`photo`: the colours, light and mood of one photo on another, which stays a photo.
 
-The training-free default ('stats'): at a work size (512 px long side), each region of the
-content takes the colour statistics of its paired region of the style (MKL in Lab; the
-regions from segmentation maps, or found automatically), the per-region maps are blended
-through edge-aware soft masks, the result is smoothed with the content as guide, and local
-affine colour models fitted at the work size carry it to the photo's full resolution, where
-they are applied to the photo's own pixels: every edge and texture of the original stays.
+Every method makes the look at a work size (512 px long side), region by region (the regions
+from segmentation maps, or found automatically); the result is smoothed with the content as
+guide, and local affine colour models fitted at the work size carry it to the photo's full
+resolution, where they are applied to the photo's own pixels: every edge and texture of the
+original stays. The methods:
+
+- 'stats' (training-free, the default): each region takes the colour statistics of its paired
+  region of the style (MKL in Lab), the per-region maps blended through edge-aware soft masks;
+- 'wct': PhotoWCT, whitening and colouring of VGG-19 features with our trained decoders (wct.py);
+- 'optimize': Deep Photo Style Transfer, image iteration from the 'stats' result (deep_photo.py).
 """
 from __future__ import annotations
 
