@@ -21,7 +21,7 @@ import torch
 from ..device import resolve_device
 from ..errors import InputError
 from ..guided import guided_filter, upsample_affine
-from ..image import ImageSource, fit, load_image, luminance, resize
+from ..image import ImageSource, fit, load_image, resize
 from ..progress import Callback, Progress
 from ..feedforward.modelfile import load_model
 from .colour import lab_to_rgb, mkl, rgb_to_lab
@@ -68,7 +68,7 @@ def _regions(content: torch.Tensor, style: torch.Tensor, content_low: torch.Tens
         return Regions(resize_labels(pair.content, tuple(content_low.shape[-2:])),
                        resize_labels(pair.style, tuple(style_low.shape[-2:])), pair.names)
     if auto and clusters > 1:
-        return auto_regions(luminance(content_low)[0, 0], luminance(style_low)[0, 0], clusters)
+        return auto_regions(content_low, style_low, clusters)
     return None
 
 
@@ -101,8 +101,11 @@ def _transfer(content_low: torch.Tensor, style_low: torch.Tensor, regions: Regio
 
 
 def auto_method(work: tuple[int, int]) -> str:
-    """The method 'auto' runs at a work size: the training-free statistics, whose look is as
-    good as PhotoWCT's on the benchmark pairs (BENCHMARKS.md) in a fraction of the time."""
+    """The method 'auto' runs at a work size: the training-free statistics at every size and on
+    every machine measured so far. On the Deep Photo pairs they keep the photo's edges best
+    (gradient correlation 0.97 against PhotoWCT's 0.74-0.87 and Deep Photo's 0.80-0.91), match
+    the style per region as PhotoWCT does, and take under a second where PhotoWCT takes 6-7 s and
+    Deep Photo two minutes (BENCHMARKS.md, "Photorealistic stylization")."""
     return "stats"
 
 

@@ -2,8 +2,8 @@
 
 Given as segmentation label maps (colour PNGs as in the Deep Photo benchmark: one flat colour a
 label; the few anti-aliased pixels along a border join the nearest label), or found
-automatically: k-means on each pixel's luminance rank and position, over both photos at once,
-so that the bright top of a day photo (its sky) pairs with the bright top of a dusk photo.
+automatically: k-means on both photos' deep features (VGG-19 relu4_1) at once, so that the sky
+of a day photo pairs with the sky of a dusk photo and its rock with the other's rock.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..features import vgg19
 from ..image import ImageSource, load_image
 
 # A colour is a label when it covers at least this share of the map (anti-aliased border
@@ -23,6 +24,10 @@ LABEL_MIN_SHARE = 0.002
 # otherwise the content region takes the whole style photo's colours (as in Li et al. 2018).
 MIN_REGION_PIXELS = 256
 MAX_SHARE_RATIO = 20.0
+# The features the automatic regions cluster (BENCHMARKS.md, "Photorealistic stylization":
+# relu4_1 split sky from rock where relu3_1, luminance rank and position did not).
+AUTO_TAP = "relu4_1"
+PCA_DIRECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,9 @@ def pair_segmentations(content: tuple[torch.Tensor, torch.Tensor], style: tuple[
     return Regions(lc, s_map[ls], tuple(_hex(c) for c in cc))
 
 
-def _features(lum: torch.Tensor, weight: float) -> torch.Tensor:
-    """Per pixel: luminance rank in 0..1 (its place in its own photo's tones) and position."""
-    h, w = lum.shape[-2:]
-    v = lum.reshape(-1)
-    rank = torch.empty_like(v)
-    rank[v.argsort()] = torch.linspace(0, 1, len(v), dtype=v.dtype)
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
-    return torch.stack([rank, weight * yy.reshape(-1), weight * xx.reshape(-1)], 1)
+def _positions(feat: torch.Tensor) -> torch.Tensor:
+    """(H*W, C) rows of a (C, H, W) feature map."""
+    return feat.reshape(feat.shape[0], -1).T
 
 
 def _kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iterations: int = 25) -> torch.Tensor:
@@ -101,7 +101,7 @@ def _kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iterations: int = 25)
     centres = x[torch.randint(len(x), (1,), generator=gen)]
     for _ in range(1, k):
         d = torch.cdist(x, centres).min(1).values ** 2
-        centres = torch.cat([centres, x[torch.multinomial(d / d.sum().clamp_min(1e-12), 1, generator=gen)]])
+        centres = torch.cat([centres, x[torch.multinomial(d + 1e-12, 1, generator=gen)]])  # all alike: any
     for _ in range(iterations):
         assign = torch.cdist(x, centres).argmin(1)
         for j in range(k):
@@ -111,19 +111,35 @@ def _kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iterations: int = 25)
     return centres
 
 
-def auto_regions(content_lum: torch.Tensor, style_lum: torch.Tensor, k: int = 3,
-                 position_weight: float = 1.5, samples: int = 4096, seed: int = 0) -> Regions:
-    """Cluster both photos' pixels together (luminance rank + position) into `k` paired regions.
+def auto_regions(content: torch.Tensor, style: torch.Tensor, k: int = 3, samples: int = 4096,
+                 seed: int = 0) -> Regions | None:
+    """Cluster both photos' VGG-19 relu4_1 features together into `k` paired regions (sky with
+    sky, rock with rock: deep features tell them apart where luminance and position do not).
 
-    `content_lum`, `style_lum`: (H, W) luminance at the work size.
+    `content`, `style`: (1, 3, H, W) at the work size. The features are standardised over both
+    photos and reduced to their `PCA_DIRECTIONS` principal directions before k-means; the labels are brought
+    back to each photo's size. None when the photos are too small for `k` clusters.
     """
+    net = vgg19((AUTO_TAP,), device="cpu")
+    with torch.no_grad():
+        fc, fs = net(content.float())[AUTO_TAP][0], net(style.float())[AUTO_TAP][0]
+    xc, xs = _positions(fc), _positions(fs)
+    if min(len(xc), len(xs)) < 4 * k:
+        return None
+    both = torch.cat([xc, xs])
+    mean, std = both.mean(0), both.std(0) + 1e-6
+    xc, xs = (xc - mean) / std, (xs - mean) / std
+    z = torch.cat([xc, xs]).double()
+    _, vecs = torch.linalg.eigh(z.T @ z)                           # exact and deterministic
+    v = vecs[:, -PCA_DIRECTIONS:].to(xc.dtype)
+    zc, zs = xc @ v, xs @ v
     gen = torch.Generator().manual_seed(seed)
-    fc, fs = _features(content_lum, position_weight), _features(style_lum, position_weight)
-    pick = lambda f: f[torch.randperm(len(f), generator=gen)[:samples]]  # noqa: E731
-    centres = _kmeans(torch.cat([pick(fc), pick(fs)]), k, gen)
-    lc = torch.cdist(fc, centres).argmin(1).reshape(content_lum.shape)
-    ls = torch.cdist(fs, centres).argmin(1).reshape(style_lum.shape)
-    return Regions(lc, ls, tuple(f"cluster {j}" for j in range(k)))
+    pick = lambda z: z[torch.randperm(len(z), generator=gen)[:samples]]  # noqa: E731
+    centres = _kmeans(torch.cat([pick(zc), pick(zs)]), k, gen)
+    lc = torch.cdist(zc, centres).argmin(1).reshape(fc.shape[-2:])
+    ls = torch.cdist(zs, centres).argmin(1).reshape(fs.shape[-2:])
+    return Regions(resize_labels(lc, tuple(content.shape[-2:])), resize_labels(ls, tuple(style.shape[-2:])),
+                   tuple(f"cluster {j}" for j in range(k)))
 
 
 def usable(regions: Regions) -> list[bool]:
