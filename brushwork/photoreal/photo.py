@@ -140,8 +140,8 @@ def photo(content: ImageSource, style: ImageSource, *,
     Grams and the matting-Laplacian photorealism term; minutes) or 'auto' (the one `auto_method`
     picks). `content_seg`/`style_seg`: colour label maps of each photo (same
     size as it), region k of the content taking the look of the style's region of the same
-    colour; without them, `auto_regions` pairs `regions` clusters of both photos ('stats' and
-    'optimize'; off: one region, the whole photo). Regions too small or too unequal in share
+    colour; without them, `auto_regions` pairs `regions` clusters of both photos' deep features
+    (off: one region, the whole photo). Regions too small or too unequal in share
     take the whole style's look. `strength` in [0, 1] blends with the photo (0 returns it
     exactly). `smooth`: 'guided' (edge-aware, any size), 'matting' (the exact matting-Laplacian
     solution, up to smooth.MATTING_MAX_PIXELS at the work size) or 'none'. `work_size` is the
@@ -176,7 +176,7 @@ def photo(content: ImageSource, style: ImageSource, *,
     method = auto_method(work) if method == "auto" else method
     model = _decoders(decoders) if method == "wct" else None
     found = _regions(content_full, style_full, content_low, style_low, content_seg, style_seg,
-                     auto_regions and method != "wct", regions)
+                     auto_regions, regions)
     if strength == 0:
         return content_full
 
