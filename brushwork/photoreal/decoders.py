@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import MissingWeightsError
+from ..errors import InputError, MissingWeightsError
 from ..features.vgg import _BLOCKS, FEATURE_SCALE, PoolIndices, unpool, vgg19
 from ..feedforward.modelfile import TrainedModel, load_model, register_kind
 from ..feedforward.networks import ConvLayer
@@ -109,7 +109,6 @@ class PhotoWCTModel(TrainedModel):
     kind = "photowct"
 
     def painter(self, *args: Any, **kwargs: Any) -> Any:
-        from ..errors import InputError
         raise InputError("a photowct model is run by `brushwork photo --method wct --decoders FILE`, not by apply")
 
 

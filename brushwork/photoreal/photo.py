@@ -44,6 +44,12 @@ SMOOTH_EPS = 1e-4
 # band across a sky.
 MASK_RADIUS, MASK_EPS = 1 / 32, 1e-2
 AUTO_MASK_RADIUS, AUTO_MASK_EPS = 1 / 8, 1e-1
+# What 'auto' runs, at every size and on every machine measured so far: the statistics keep the
+# photo's edges best on the Deep Photo pairs (gradient correlation 0.95-0.98 against PhotoWCT's
+# 0.74-0.88 and Deep Photo's 0.80-0.91), match the style per region as PhotoWCT does, and take
+# ~2 s at 1 MP where PhotoWCT takes 7-8 s and Deep Photo three minutes (BENCHMARKS.md,
+# "Photorealistic stylization").
+AUTO_METHOD = "stats"
 # Automatic regions are a guess: each keeps this share of the whole style's map, so a poor
 # pairing shifts colours gently instead of repainting a sky in the ground's colours.
 AUTO_MIX = 0.5
@@ -100,15 +106,6 @@ def _transfer(content_low: torch.Tensor, style_low: torch.Tensor, regions: Regio
     return lab_to_rgb(out.reshape(1, 3, *content_low.shape[-2:]))
 
 
-def auto_method(work: tuple[int, int]) -> str:
-    """The method 'auto' runs at a work size: the training-free statistics at every size and on
-    every machine measured so far. On the Deep Photo pairs they keep the photo's edges best
-    (gradient correlation 0.97 against PhotoWCT's 0.74-0.87 and Deep Photo's 0.80-0.91), match
-    the style per region as PhotoWCT does, and take under a second where PhotoWCT takes 6-7 s and
-    Deep Photo two minutes (BENCHMARKS.md, "Photorealistic stylization")."""
-    return "stats"
-
-
 def _decoders(path: str | os.PathLike | None) -> PhotoWCTModel:
     if path is None:
         return shipped_decoders()
@@ -137,8 +134,7 @@ def photo(content: ImageSource, style: ImageSource, *,
     `method`: 'stats' (training-free colour statistics in Lab), 'wct' (PhotoWCT: whitening and
     colouring of VGG features with our trained decoders, `decoders` a photowct .bw file or None
     for the shipped ones), 'optimize' (Deep Photo Style Transfer: image iteration with masked
-    Grams and the matting-Laplacian photorealism term; minutes) or 'auto' (the one `auto_method`
-    picks). `content_seg`/`style_seg`: colour label maps of each photo (same
+    Grams and the matting-Laplacian photorealism term; minutes) or 'auto' (`AUTO_METHOD`). `content_seg`/`style_seg`: colour label maps of each photo (same
     size as it), region k of the content taking the look of the style's region of the same
     colour; without them, `auto_regions` pairs `regions` clusters of both photos' deep features
     (off: one region, the whole photo). Regions too small or too unequal in share
@@ -173,7 +169,7 @@ def photo(content: ImageSource, style: ImageSource, *,
     content_low = resize(content_full, work)
     style_low = style_full if work_size is None or max(style_full.shape[-2:]) <= work_size else \
         resize(style_full, fit(style_full.shape[-2:], work_size))
-    method = auto_method(work) if method == "auto" else method
+    method = AUTO_METHOD if method == "auto" else method
     model = _decoders(decoders) if method == "wct" else None
     found = _regions(content_full, style_full, content_low, style_low, content_seg, style_seg,
                      auto_regions, regions)
@@ -194,14 +190,12 @@ def photo(content: ImageSource, style: ImageSource, *,
         return callback(Progress(step, total, residual, {"residual": residual}, size=work,
                                  elapsed=time.perf_counter() - start, phase="matting"))
 
-    if method == "stats":
-        result = _transfer(content_low, style_low, found, automatic=content_seg is None)
-    elif method == "wct":
-        assert model is not None
+    if model is not None:
         result = photowct(content_low.to(model.device), style_low.to(model.device), model.network, found).cpu()
     else:
-        first = _transfer(content_low, style_low, found, automatic=content_seg is None)
-        result = deep_photo(content_low, style_low, found, start=first, device=dev, callback=callback)
+        result = _transfer(content_low, style_low, found, automatic=content_seg is None)
+        if method == "optimize":  # Deep Photo starts from the statistics' colours
+            result = deep_photo(content_low, style_low, found, start=result, device=dev, callback=callback)
     report(1)
     r = max(1, round(max(work) * SMOOTH_RADIUS))
     if smooth == "matting":
