@@ -95,6 +95,7 @@ def _bad_files(tmp: Path, net: torch.nn.Module) -> dict[str, tuple[Path, str]]:
         "foreign card": (_write_safetensors(tmp / "foreign.bw", {"hello": 1}, net), "not a brushwork model card"),
         "newer version": (_write_safetensors(tmp / "newer.bw", {**good, "version": FORMAT_VERSION + 1}, net),
                           "newer brushwork"),
+        "older version": (_write_safetensors(tmp / "older.bw", {**good, "version": 0}, net), "older brushwork"),
         "unknown kind": (_write_safetensors(tmp / "kind.bw", {**good, "kind": "diffusion"}, net), "unknown model kind"),
         "unknown architecture": (_write_safetensors(tmp / "arch.bw", {**good, "architecture": {"name": "unet"}}, net),
                                  "unknown architecture"),

@@ -41,6 +41,7 @@ from .networks import AdaINNet, TransformerNet, mean_std, pad_to_multiple
 
 FORMAT = "brushwork-model"
 FORMAT_VERSION = 1
+OLDEST_FORMAT_VERSION = 1  # the oldest card this brushwork still reads
 METADATA_KEY = "brushwork"
 SUFFIX = ".bw"
 THUMBNAIL_SIDE = 128
@@ -350,8 +351,11 @@ def _card_from(f: Any, p: Path) -> dict[str, Any]:
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise InputError(f"{p}: the model card is not a brushwork model card")
     version = card.get("version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool):
         raise InputError(f"{p}: the model card has no valid format version")
+    if version < OLDEST_FORMAT_VERSION:
+        raise InputError(f"{p}: made by an older brushwork (model format {version}; this one reads "
+                         f"{OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}): train it again with this brushwork")
     if version > FORMAT_VERSION:
         raise InputError(f"{p}: made by a newer brushwork (model format {version}; this one reads up to "
                          f"{FORMAT_VERSION}): upgrade brushwork")
