@@ -102,6 +102,31 @@ def test_adain_training_lowers_the_loss(data, tmp_path, content, stripes):
     assert read_card(tmp_path / "adain.bw")["training"]["style_data"]["count"] == 1
 
 
+def test_adain_decoder_starts_from_a_trained_one(data, tmp_path, content, stripes):
+    """`init`: the shipped PhotoWCT relu4_1 decoder's convolutions, or another AdaIN decoder's weights."""
+    from brushwork.feedforward.networks import AdaINNet
+    from brushwork.feedforward.train import init_decoder
+    from brushwork.photoreal.decoders import shipped_decoders
+    net = AdaINNet()
+    init_decoder(net, "photowct")
+    theirs = shipped_decoders("cpu").network.decoders["relu4_1"].convs
+    assert torch.equal(net.decoder.convs[3][1].weight, theirs[3][1].weight)
+    assert torch.allclose(net.decoder.convs[-1][1].weight, 4 * theirs[-1][1].weight)
+    with torch.no_grad():   # it starts as a (blurred) photo, not as noise
+        photo = content[..., :40, :64]
+        recon = net.decode(net.encode(photo)["relu4_1"])
+        assert torch.corrcoef(torch.stack([recon.flatten(), photo.flatten()]))[0, 1] > 0.3
+    kw = dict(steps=2, seed=0, size=32, batch_size=2, device="cpu", workers=0)
+    a = train_adain(tmp_path / "a.bw", data["photos"], data["paintings"], init="photowct", **kw)
+    assert a.card["training"]["init"] == "photowct"
+    b = AdaINNet()
+    init_decoder(b, tmp_path / "a.bw")
+    assert all(torch.equal(x, y) for x, y in zip(b.state_dict().values(), a.network.state_dict().values()))
+    train_multistyle([data["stripes"], data["dots"]], tmp_path / "m.bw", data["photos"], steps=1, seed=0, **TINY)
+    with pytest.raises(InputError, match="starts from an adain or photowct model"):
+        train_adain(tmp_path / "c.bw", data["photos"], data["paintings"], init=tmp_path / "m.bw", **kw)
+
+
 def test_multistyle_trains_and_blends(data, tmp_path, content):
     model = train_multistyle([data["stripes"], data["dots"]], tmp_path / "set.bw", data["photos"], steps=2,
                              seed=0, **TINY)

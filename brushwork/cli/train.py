@@ -16,7 +16,7 @@ TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter"
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
                  "generator",
-                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight")
+                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "init")
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -186,6 +186,9 @@ def register(sub: Any) -> None:
     ad = kinds.add_parser("adain", help="any style at run time: an AdaIN decoder (Huang & Belongie 2017)")
     ad.add_argument("--content", type=Path, help=data_help)
     ad.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
+    ad.add_argument("--init", metavar="FILE", default=None,
+                    help="start the decoder from a trained one: an adain .bw, or a photowct .bw ('photowct': the "
+                    "shipped decoders; their relu4_1 decoder has the same convolutions)")
     _loss_options(ad, brushwork.train_adain)
     _training_options(ad, brushwork.train_adain)
 

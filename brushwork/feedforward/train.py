@@ -32,7 +32,7 @@ from ..image import ImageSource, fit, load_image, resize
 from ..progress import Callback
 from ..training import (Batches, ImageFolder, Settings, Unpaired, checkpoint_path, data_dir, fit as fit_recipe,
                         non_negative, positive_int)
-from .modelfile import AdaINModel, FastModel, MultiStyleModel, check_model_path, thumbnail
+from .modelfile import AdaINModel, FastModel, MultiStyleModel, check_model_path, load_model, thumbnail
 from .networks import ADAIN_TAPS, FEATURE_SCALE, AdaINNet, TransformerNet
 from .recipes import AdaINRecipe, PerceptualRecipe
 
@@ -179,6 +179,23 @@ def train_multistyle(styles: Sequence[ImageSource], output: str | os.PathLike, d
 
 # --- AdaIN (Huang & Belongie) ---------------------------------------------------------------
 
+def init_decoder(net: AdaINNet, source: str | os.PathLike) -> None:
+    """Copy a trained decoder's weights into `net` (see `train_adain`'s `init`)."""
+    from ..photoreal.decoders import SHIPPED
+    model = load_model(SHIPPED if str(source) == "photowct" else source, "cpu")
+    if model.kind == "adain":
+        net.decoder.load_state_dict(model.network.decoder.state_dict())
+        return
+    if model.kind != "photowct":
+        raise InputError(f"{source}: a {model.kind} model; an AdaIN decoder starts from an adain or photowct model")
+    convs = model.network.decoders["relu4_1"].convs
+    with torch.no_grad():
+        for mine, theirs in zip(net.decoder.convs, convs, strict=True):
+            mine.load_state_dict(theirs.state_dict())
+        last = net.decoder.convs[-1][1]  # PhotoWCT's decoder ends in RGB, ours in a sigmoid's logit:
+        last.weight.mul_(4.0)            # logit(y) ~ 4 (y - 0.5) around mid-grey
+        last.bias.sub_(0.5).mul_(4.0)
+
 def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = None,
                 styles: str | os.PathLike | None = None, *,
                 steps: int = 100_000, batch_size: int = 8, size: int = 256,
@@ -187,9 +204,13 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
                 checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                 seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                 workers: int | None = None, callback: Callback | None = None,
-                minutes: float | None = None) -> AdaINModel:
+                minutes: float | None = None, init: str | os.PathLike | None = None) -> AdaINModel:
     """Train an AdaIN decoder: photos from `content` (default $BRUSHWORK_DATA/photos), styles
     from `styles` (default $BRUSHWORK_DATA/paintings). The encoder is the frozen VGG-19.
+
+    `init` starts the decoder from trained weights instead of at random: an AdaIN `.bw`, or a
+    PhotoWCT `.bw` ("photowct": the shipped one), whose relu4_1 decoder has the same
+    convolutions (it was trained with unpooling, so it starts blurred, but it starts as a photo).
 
     Content loss: the decoded image's relu4_1 against the AdaIN target; style loss: channel
     mean and std at relu1_1 ... relu4_1 against the style image's (weights 1 and 10 × the
@@ -209,13 +230,15 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
 
     torch.manual_seed(seed)
     net = AdaINNet()
+    if init is not None and not opt.resume:
+        init_decoder(net, init)
     cw, sw = ADAIN_CONTENT * content_weight, ADAIN_STYLE * style_weight
     preview_photo = _preview_content(photos, opt.size)
     preview_style = _preview_content(paintings, opt.size)
     config = {"data_path": str(photos.root), "style_path": str(paintings.root), "data_size": opt.size,
               "batch_size": opt.batch_size, "lr": opt.lr, "lr_decay": opt.lr_decay,
               "scale_jitter": list(opt.scale_jitter), "content_layer": "relu4_1", "style_layers": list(ADAIN_TAPS),
-              "style_loss": "channel mean and std",
+              "style_loss": "channel mean and std", "init": None if init is None else str(init),
               "loss_weights": {"content": cw, "style": sw}}
     styles_card = [{"name": f"{paintings.root.name} ({len(paintings)} images)",
                     "thumbnail": thumbnail(preview_style)}]
