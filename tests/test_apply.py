@@ -19,7 +19,7 @@ from brushwork.batch import list_images
 from brushwork.errors import InputError, MissingWeightsError
 from brushwork.feedforward import NUM_PRESETS, apply, preset_sheet, preset_weights, presets
 from brushwork.feedforward.apply import load_stylizer
-from brushwork.feedforward.presets import ArbitraryStylizer
+from brushwork.feedforward.presets import NAMED_MODEL, ArbitraryStylizer, check_preset
 from brushwork.image import array_to_tensor, luminance, resize, rgb_to_yiq
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -38,11 +38,51 @@ def painting() -> torch.Tensor:
 
 # --- the API ------------------------------------------------------------------------------------
 
+OURS = ["starry_night", "wave", "the_scream", "composition_vii", "shipwreck", "woman_with_hat"]
+
+
 def test_presets_are_listed():
     listed = presets()
-    assert [p.index for p in listed] == list(range(NUM_PRESETS)) == list(range(26))
-    assert all(p.name == f"preset {p.index}" and p.look for p in listed)
+    assert [p.key for p in listed] == OURS + [str(i) for i in range(NUM_PRESETS)]
+    onnx = listed[len(OURS):]
+    assert [p.index for p in onnx] == list(range(NUM_PRESETS)) == list(range(26))
+    assert all(p.name == f"preset {p.index}" and p.look for p in onnx)
+    assert [p.index for p in listed[:len(OURS)]] == list(range(len(OURS)))
+    assert listed[1].name == "The Great Wave off Kanagawa" and "Hokusai" in listed[1].look
     assert brushwork.presets() == listed
+
+
+def test_the_named_presets_ship_with_their_card():
+    """The installed package holds our network, and its card names each painting and its licence."""
+    from importlib.resources import files
+
+    from brushwork.feedforward.modelfile import read_card
+    shipped = files("brushwork.feedforward") / "models" / "paintings.bw"
+    assert shipped.is_file() and (files("brushwork.feedforward") / "models" / "README.md").is_file()
+    card = read_card(NAMED_MODEL)
+    assert [s["name"] for s in card["styles"]] == OURS
+    assert all(s["title"] and s["artist"] and "ublic domain" in s["licence"] for s in card["styles"])
+    assert card["training"]["steps"] > 1000 and card["training"]["seconds"] > 0
+
+
+def test_a_named_preset_paints_deterministically(photo):
+    one = apply(photo, preset="wave")
+    assert one.shape == photo.shape and not torch.allclose(one, photo, atol=0.05)
+    assert torch.equal(apply(photo, preset="wave"), one)
+    assert not torch.allclose(apply(photo, preset="the_scream"), one, atol=0.02)
+    half = apply(photo, preset="wave:1,the_scream:1")
+    assert torch.equal(apply(photo, preset={"wave": 0.5, "the_scream": 0.5}), half)
+    assert not torch.equal(half, one)
+
+
+@pytest.mark.parametrize("spec, message", [("wav", "did you mean wave?"), ("woman", "did you mean woman_with_hat?"),
+                                           ("zzz", "ours are starry_night, wave"), ("wave,7", "mixes named"),
+                                           ("3:1,the_scream:1", "mixes named"), ("wave:x", "not a number")])
+def test_bad_named_presets(photo, spec, message):
+    with pytest.raises(InputError, match=message):
+        check_preset(spec)
+    with pytest.raises(InputError, match=message):
+        apply(photo, preset=spec)
 
 
 @pytest.mark.parametrize("spec, expected", [(7, {7: 1.0}), ("7", {7: 1.0}), (" 3:1, 12:3 ", {3: 0.25, 12: 0.75}),
@@ -62,6 +102,18 @@ def test_preset_specs(spec, expected):
 def test_bad_preset_specs(spec, message):
     with pytest.raises(InputError, match=message):
         preset_weights(spec)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(preset=7, engine="adain"), "with a preset the network is chosen"),
+    (dict(model="m.bw", engine="magenta"), "with a model the network is chosen"),
+    (dict(style="s.png", engine="onnx"), "unknown engine 'onnx'"),
+    (dict(style=["a.png", "b.png"]), "need the AdaIN engine"),
+    (dict(style="s.png", engine="magenta", masks=["m.png"]), "need the AdaIN engine"),
+    (dict(preset="wave", style_weights=[1.0]), "need the AdaIN engine")])
+def test_engines_go_with_style_images(kw, message):
+    with pytest.raises(InputError, match=message):
+        load_stylizer(**kw)
 
 
 def test_all_of_one_preset_in_a_blend_is_that_preset(photo):
@@ -188,12 +240,13 @@ def test_sheet_has_the_photo_and_every_preset(photo):
     sheet = preset_sheet(photo, tile=32, columns=7, work=64)
     th, tw = 24, 32                        # the photo's 4:3 thumbnail
     pad, label = 6, 20
-    rows = -(-27 // 7)
+    n = 1 + len(OURS) + 26
+    rows = -(-n // 7)
     assert sheet.shape == (1, 3, rows * (th + label + pad) + pad, 7 * (tw + pad) + pad)
     cells = [sheet[..., pad + r * (th + label + pad) + label:, pad + c * (tw + pad):][..., :th, :tw]
              for r in range(rows) for c in range(7)]
     painted = [bool((cell < 0.99).any()) for cell in cells]
-    assert sum(painted) == 27 and painted == [True] * 27 + [False] * (rows * 7 - 27)
+    assert sum(painted) == n and painted == [True] * n + [False] * (rows * 7 - n)
     assert (cells[0] - resize(photo, (th, tw))).abs().mean() < 0.02  # the first tile is the photo
 
 
@@ -381,7 +434,18 @@ def test_cli_lists_presets(capsys):
     code, out, err = run_cli(["presets"], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) == 26 and lines[7].split()[0] == "7"
+    assert len(lines) == len(OURS) + 26 and lines[1].split()[:2] == ["wave", "The"]
+    assert lines[len(OURS) + 7].split()[0] == "7"
+
+
+def test_cli_applies_a_named_preset(tmp_path, capsys):
+    src = tmp_path / "p.png"
+    Image.fromarray(data.astronaut()[::8, ::8]).save(src)
+    code, _, err = run_cli(["apply", str(src), "--preset", "wave", "-o", str(tmp_path / "o.png")], capsys)
+    assert code == 0 and "paintings: wave" in err and Image.open(tmp_path / "o.png").size == (64, 64)
+    code, _, err = run_cli(["apply", str(src), "--preset", "wavy", "-o", str(tmp_path / "x.png")], capsys)
+    assert code == 2 and err.strip().endswith("did you mean wave? (see 'brushwork presets')")
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
 
 
 def test_list_images_ignores_other_files(files):

@@ -55,6 +55,14 @@ def test_fast_job_through_the_queue(app, client, running):
     assert "event: status" in text and "event: end" in text and '"state": "done"' in text
 
 
+def test_a_named_preset_job(app, client, running):
+    body = submit(client, png_bytes(64, 48), preset="wave:0.7,the_scream:0.3", size="64").json()
+    s = wait_state(client, body["id"], body["token"])
+    assert s["state"] == "done" and s["params"]["preset"] == "wave:0.7,the_scream:0.3", s
+    res = client.get(s["result"]["url"])
+    assert Image.open(io.BytesIO(res.content)).size == (64, 48)
+
+
 def test_publish_gallery_and_one_like_per_client(app, client, running):
     job = submit(client).json()
     auth = {"Authorization": f"Bearer {job['token']}"}
@@ -88,7 +96,10 @@ def test_publish_gallery_and_one_like_per_client(app, client, running):
 
 def test_presets_and_openapi(client):
     presets = client.get("/api/presets").json()
-    assert len(presets) == 26 and presets[7]["index"] == 7
+    ours = [p for p in presets if not p["key"].isdigit()]
+    assert len(presets) == len(ours) + 26 and presets[len(ours) + 7]["index"] == 7
+    assert presets[1]["key"] == "wave" and presets[1]["thumbnail_url"] == "/presets/wave.jpg"
+    assert presets[1]["name"] == "The Great Wave off Kanagawa"
     doc = client.get("/api/openapi.json").json()
     paths = doc["paths"]
     for path in ("/api/jobs", "/api/videos", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events",
@@ -153,8 +164,10 @@ def test_pages(app, client):
     assert 'name="csrf"' in r.text and "bw_csrf" in r.headers["set-cookie"] and "/presets/7.jpg" in r.text
     assert r.headers["referrer-policy"] == "no-referrer" and "frame-ancestors 'none'" in r.headers[
         "content-security-policy"]
-    thumb = client.get("/presets/3.jpg")
-    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (192, 192)
+    assert "/presets/wave.jpg" in r.text and 'value="7" checked' in r.text
+    for key in ("3", "wave"):
+        thumb = client.get(f"/presets/{key}.jpg")
+        assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (192, 192)
     assert client.get("/presets/26.jpg").status_code == 404
     csrf = client.cookies.get("bw_csrf")
     files = {"photo": ("me.png", png_bytes(80, 60), "image/png")}

@@ -77,7 +77,7 @@ def test_bad_files_are_refused_and_nothing_is_stored(app, client):
 
 @pytest.mark.parametrize("fields, expected", [
     ({"preset": "99"}, "preset 99 does not exist"),
-    ({"preset": "seven"}, "not a preset number"),
+    ({"preset": "seven"}, "there is no preset 'seven'"),
     ({"preset": "3:0.5,12:-1"}, "must be zero or positive"),
     ({"preset": ""}, "choose a preset or upload a painting"),
     ({"strength": "-0.5"}, "strength -0.5 must be between 0"),
@@ -100,6 +100,15 @@ def test_bad_fields(app, client, fields, expected):
     before = stored(app)
     assert expected in reason(submit(client, **fields), 422)
     assert stored(app) == before
+
+
+@pytest.mark.parametrize("preset, expected", [("wavy", "did you mean wave?"), ("wave,3", "mixes named"),
+                                              ("26", "does not exist")])
+def test_unknown_presets(app, client, preset, expected):
+    before = stored(app)
+    assert expected in reason(submit(client, preset=preset), 422)
+    assert stored(app) == before
+    assert client.get(f"/presets/{preset}.jpg").status_code == 404
 
 
 def test_preset_and_painting_together(client):

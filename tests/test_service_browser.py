@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 from PIL import Image
 
+import brushwork
 from brushwork.service.app import create_app
 from service_util import config, live_server, png_bytes, worker
 
@@ -60,11 +61,11 @@ def test_upload_pick_a_preset_and_download(tmp_path, browser):
     started = time.monotonic()
     app = create_app(config(tmp_path), sweeper=False)
     svc = app.state.service
-    # the form shows 26 preset thumbnails, each painted on first request: stand-ins keep the test fast
+    # the form shows every preset's thumbnail, each painted on first request: stand-ins keep the test fast
     thumb = io.BytesIO()
     Image.new("RGB", (96, 96), (120, 90, 60)).save(thumb, "JPEG")
-    for i in range(26):
-        (svc.storage.thumbs / f"preset_{i}.jpg").write_bytes(thumb.getvalue())
+    for p in brushwork.presets():
+        (svc.storage.thumbs / f"preset_{p.key}.jpg").write_bytes(thumb.getvalue())
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(80, 64, seed=3))
     try:

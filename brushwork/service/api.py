@@ -447,10 +447,10 @@ def one_line(e: Exception) -> str:
     return str(e)[:300]
 
 
-@router.get("/presets", summary="The built-in styles")
+@router.get("/presets", summary="The built-in styles: ours by name, then the 26 ONNX ones by number")
 def list_presets() -> list[dict]:
     from ..feedforward import presets
-    return [{"index": p.index, "name": p.name, "look": p.look, "thumbnail_url": f"/presets/{p.index}.jpg"}
+    return [{"key": p.key, "index": p.index, "name": p.name, "look": p.look, "thumbnail_url": f"/presets/{p.key}.jpg"}
             for p in presets()]
 
 

@@ -86,7 +86,7 @@ class Runner:
 class JobRequest:
     kind: str = "image"
     quality: str = "fast"
-    preset: str | None = None     # "7" or "3:0.5,12:0.5"; None when a painting is uploaded
+    preset: str | None = None     # "wave", "7" or "3:0.5,12:0.5"; None when a painting is uploaded
     strength: float = 1.0
     keep_colors: bool = False
     stroke_scale: float | str = "auto"   # the one-pass networks' (feedforward.apply.check_stroke_scale)
@@ -121,8 +121,8 @@ def parse_request(row: JobKind, fields: dict[str, Any], uploaded: set[str], cfg:
     if row.needs_style_upload and not has_style:
         raise InputError(row.needs_style_upload)
     if preset is not None:
-        from ..feedforward.presets import preset_weights
-        preset_weights(preset)                      # InputError for unknown presets or bad blends
+        from ..feedforward.presets import check_preset
+        check_preset(preset)                        # InputError for unknown presets or bad blends
     strength = _number(text("strength"), "strength", 1.0)
     if not 0 <= strength <= 1:
         raise InputError(f"strength {strength:g} must be between 0 (the photo) and 1 (full style)")

@@ -50,8 +50,9 @@ def error_page(request: Request, code: int, detail: str) -> HTMLResponse:
 
 def _index_context(request: Request, error: str | None = None) -> dict[str, Any]:
     from ..feedforward import presets
+    from ..feedforward.presets import DEFAULT_PRESET
     svc = svc_of(request)
-    return {"presets": presets(), "sizes": SIZES, "error": error,
+    return {"presets": presets(), "default_preset": DEFAULT_PRESET, "sizes": SIZES, "error": error,
             "recent": gallery_items(svc, "new", 8, 0), "max_mb": svc.cfg.max_upload_bytes // (1024 * 1024),
             "max_video_mb": svc.cfg.max_video_bytes // (1024 * 1024),
             "max_sound_mb": svc.cfg.max_sound_bytes // (1024 * 1024)}
@@ -179,22 +180,25 @@ def gallery_thumb(request: Request, job_id: str) -> FileResponse:
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
 
-_thumb_locks: dict[int, threading.Lock] = {i: threading.Lock() for i in range(64)}
+_thumb_locks: dict[str, threading.Lock] = {}
+_thumb_locks_lock = threading.Lock()
 
 
-@router.get("/presets/{index}.jpg")
-async def preset_thumb(request: Request, index: int) -> FileResponse:
-    from ..feedforward import NUM_PRESETS
-    if not 0 <= index < NUM_PRESETS:
-        raise HTTPException(404, f"there is no preset {index}: they are 0 to {NUM_PRESETS - 1}")
-    path = svc_of(request).storage.thumbs / f"preset_{index}.jpg"
+@router.get("/presets/{key}.jpg")
+async def preset_thumb(request: Request, key: str) -> FileResponse:
+    from ..feedforward import presets
+    if key not in {p.key for p in presets()}:
+        raise HTTPException(404, f"there is no preset {key!r} (see /api/presets)")
+    path = svc_of(request).storage.thumbs / f"preset_{key}.jpg"
     if not path.exists():
-        await run_in_threadpool(_paint_thumb, index, path)
+        await run_in_threadpool(_paint_thumb, key, path)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=604800"})
 
 
-def _paint_thumb(index: int, path: Path, side: int = 192) -> None:
-    with _thumb_locks[index]:
+def _paint_thumb(key: str, path: Path, side: int = 192) -> None:
+    with _thumb_locks_lock:
+        lock = _thumb_locks.setdefault(key, threading.Lock())
+    with lock:
         if path.exists():
             return
         import numpy as np
@@ -207,7 +211,7 @@ def _paint_thumb(index: int, path: Path, side: int = 192) -> None:
         s = min(h, w)
         crop = photo[(h - s) // 2:(h + s) // 2, (w - s) // 2 + 20:(w + s) // 2 + 20]
         img = Image.fromarray(crop).resize((side, side), Image.Resampling.LANCZOS)
-        out = brushwork.apply(np.asarray(img), preset=index)
+        out = brushwork.apply(np.asarray(img), preset=key)
         a = (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
         tmp = path.with_name(f".{path.name}.tmp")
         Image.fromarray(a).save(tmp, "JPEG", quality=88)
