@@ -23,9 +23,10 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_video_with_a_preset(clip, tmp_path, capsys):
+@pytest.mark.parametrize("preset", ["7", "wave"])
+def test_video_with_a_preset(clip, tmp_path, capsys, preset):
     out = tmp_path / "out.mp4"
-    code, _, err = run(capsys, "video", str(clip), "--preset", "7", "--stroke-scale", "2", "-o", str(out), "-q")
+    code, _, err = run(capsys, "video", str(clip), "--preset", preset, "--stroke-scale", "2", "-o", str(out), "-q")
     assert code == 0 and err == ""
     info = probe(out)
     assert (info.frames, info.width, info.height, info.audio) == (6, 64, 48, True)
@@ -40,6 +41,7 @@ def test_evaluate_a_video(clip, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["video", "{d}/missing.mp4", "--preset", "7", "-o", "{d}/o.mp4"], "no such file"),
+    (["video", "{clip}", "--preset", "the_screem", "-o", "{d}/o.mp4"], "did you mean the_scream?"),
     (["video", "{d}/notes.mp4", "--preset", "7", "-o", "{d}/o.mp4"], "not a video"),
     (["video", "{d}/empty", "--preset", "7", "-o", "{d}/o.mp4"], "no frames"),
     (["video", "{d}/big", "--preset", "7", "-o", "{d}/o.mp4"], "larger than Full HD"),
