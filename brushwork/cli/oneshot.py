@@ -169,7 +169,8 @@ def register(sub: Any) -> None:
                      help="a network you trained ('brushwork train'), .bw")
     src.add_argument("--engine", choices=ENGINES, default=d(api, "engine"),
                      help=f"what paints --style: magenta (the ONNX arbitrary-style network), adain (our AdaIN "
-                     f"decoder: strength is its alpha; blends and masks), auto ({DEFAULT_ENGINE})")
+                     f"decoder: strength is its alpha; blends and masks), student (our network distilled from "
+                     f"magenta's), auto ({DEFAULT_ENGINE})")
     src.add_argument("--blend", type=args.weights, default=None, metavar="W1,W2,...",
                      help="weights of several --style images (AdaIN; normalised, default equal)")
     src.add_argument("--mask", action="append", default=None, metavar="MASK",

@@ -1,4 +1,4 @@
-"""`brushwork train fast|multistyle|adain|pix2pix|cyclegan|cut|photowct`: our own networks, into .bw files."""
+"""`brushwork train fast|multistyle|adain|student|pix2pix|cyclegan|cut|photowct`: our own networks, into .bw files."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,8 @@ def run_train(a: argparse.Namespace) -> int:
             model = brushwork.train_multistyle(a.styles, a.output, a.data, callback=bar, **kw)
         elif a.kind == "adain":
             model = brushwork.train_adain(a.output, a.content, a.styles, callback=bar, **kw)
+        elif a.kind == "student":
+            model = brushwork.train_student(a.output, a.content, a.styles, callback=bar, **kw)
         elif a.kind == "photowct":
             model = brushwork.train_photowct(a.output, a.data, callback=bar, **kw)
         elif a.kind == "pix2pix":
@@ -191,6 +193,15 @@ def register(sub: Any) -> None:
                     "shipped decoders; their relu4_1 decoder has the same convolutions)")
     _loss_options(ad, brushwork.train_adain)
     _training_options(ad, brushwork.train_adain)
+
+    st = kinds.add_parser("student", help="any style, faster: a small network distilled from the ONNX "
+                          "arbitrary-style network (--style --engine student)")
+    st.add_argument("--content", type=Path, help=data_help)
+    st.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
+    st.add_argument("--feature-weight", type=args.non_negative,
+                    default=options.api_default(brushwork.train_student, "feature_weight"),
+                    help="weight of the VGG-19 feature distance to the teacher's painting, beside pixel L1")
+    _training_options(st, brushwork.train_student)
 
     pw = kinds.add_parser("photowct", help="PhotoWCT's decoders for `brushwork photo --method wct` (Li et al. 2018)")
     pw.add_argument("--data", type=Path, help=data_help)

@@ -34,8 +34,8 @@ from ..image import ImageSource, combine_luminance, fit, load_image, match_histo
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
 from .networks import pad_to_multiple
-from .presets import (ADAIN_MODEL, DEFAULT_ENGINE, ENGINES, NAMED_MODEL, ArbitraryStylizer, PresetSpec,
-                      PresetStylizer, preset_weights, presets, uses_names)
+from .presets import (ADAIN_MODEL, DEFAULT_ENGINE, ENGINES, NAMED_MODEL, STUDENT_MODEL, ArbitraryStylizer,
+                      PresetSpec, PresetStylizer, preset_weights, presets, uses_names)
 
 TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
 TILE = 1024                # tile side used above TILE_PIXELS
@@ -126,7 +126,8 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
 
     A style image is painted by `engine`: "magenta" (the ONNX arbitrary-style network), "adain"
     (our AdaIN decoder, `ADAIN_MODEL`: strength is its α; several styles blend by
-    `style_weights`, or paint the regions of `masks`, one per style), or "auto" (`DEFAULT_ENGINE`).
+    `style_weights`, or paint the regions of `masks`, one per style), "student" (our network
+    distilled from magenta's, `STUDENT_MODEL`) or "auto" (`DEFAULT_ENGINE`).
 
     `model` is a `.bw` file (brushwork.feedforward.modelfile.load_model), a Stylizer or a torch
     network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too;
@@ -137,11 +138,12 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     engine = check_engine(engine, given)
     if given == ["preset"] and uses_names(preset):
         given, model = ["preset", "model"], NAMED_MODEL
-    if given == ["style"] and engine == "adain":
-        if not ADAIN_MODEL.is_file():
-            raise MissingWeightsError(f"the AdaIN decoder is missing from the installation ({ADAIN_MODEL}); "
+    if given == ["style"] and engine != "magenta":
+        model = ADAIN_MODEL if engine == "adain" else STUDENT_MODEL
+        if not model.is_file():
+            raise MissingWeightsError(f"the {engine} network is missing from the installation ({model}); "
                                       "reinstall brushwork")
-        given, model = ["style", "model"], ADAIN_MODEL
+        given = ["style", "model"]
     styles = list(style) if isinstance(style, (list, tuple)) else None
     if (style_weights is not None or masks is not None or (styles and len(styles) > 1)) and given != ["style", "model"]:
         raise InputError("several style images, style weights and masks need the AdaIN engine (--engine adain) "

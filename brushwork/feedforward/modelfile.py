@@ -85,7 +85,7 @@ def build_network(arch: dict[str, Any]) -> nn.Module:
     try:
         if name == "transformer":
             return TransformerNet(int(arch["n_styles"]), tuple(int(c) for c in arch["channels"]),
-                                  int(arch["residual_blocks"]))
+                                  int(arch["residual_blocks"]), int(arch.get("outer_kernel", 9)))
         if name == "adain":
             return AdaINNet()
         if name in _BUILDERS:
@@ -278,13 +278,14 @@ _WRAPPERS: dict[str, Callable[..., TrainedModel]] = {"fast": FastModel, "multist
 _BUILDERS: dict[str, Callable[[dict[str, Any]], nn.Module]] = {}
 
 
-def register_kind(kind: str, wrapper: Callable[..., TrainedModel], architecture_name: str,
-                  builder: Callable[[dict[str, Any]], nn.Module]) -> None:
+def register_kind(kind: str, wrapper: Callable[..., TrainedModel], architecture_name: str | None = None,
+                  builder: Callable[[dict[str, Any]], nn.Module] | None = None) -> None:
     """Let `.bw` files hold another package's models: `kind` is wrapped by `wrapper`, and a card's
     architecture named `architecture_name` is rebuilt by `builder` (the network's `architecture()`
-    writes it)."""
+    writes it); without them the network is one this module rebuilds itself."""
     _WRAPPERS[kind] = wrapper
-    _BUILDERS[architecture_name] = builder
+    if architecture_name is not None and builder is not None:
+        _BUILDERS[architecture_name] = builder
 
 
 def known_kinds() -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """The feed-forward networks we train ourselves, in plain torch.
 
-- `TransformerNet` (Johnson et al. 2016): 9x9 conv, two stride-2 convs, residual blocks, two
+- `TransformerNet` (Johnson et al. 2016): 9x9 conv (`outer_kernel`), two stride-2 convs, residual blocks, two
   nearest-neighbour upsamplings each followed by a conv (no transposed convs: no checkerboard),
   a 9x9 conv and a sigmoid; instance norm, ReLU and reflection padding throughout. With
   `n_styles > 1` every norm layer holds one (γ, β) per style: conditional instance norm
@@ -104,20 +104,22 @@ class TransformerNet(nn.Module):
 
     multiple = 4
 
-    def __init__(self, n_styles: int = 1, channels: Sequence[int] = (32, 64, 128), residual_blocks: int = 5):
+    def __init__(self, n_styles: int = 1, channels: Sequence[int] = (32, 64, 128), residual_blocks: int = 5,
+                 outer_kernel: int = 9):
         super().__init__()
         c1, c2, c3 = channels
         self.n_styles = n_styles
-        self.config = {"n_styles": n_styles, "channels": list(channels), "residual_blocks": residual_blocks}
+        self.config = {"n_styles": n_styles, "channels": list(channels), "residual_blocks": residual_blocks,
+                       "outer_kernel": outer_kernel}
         self.blocks = nn.ModuleList([
-            _ConvNorm(3, c1, 9, n_styles=n_styles),
+            _ConvNorm(3, c1, outer_kernel, n_styles=n_styles),
             _ConvNorm(c1, c2, 3, 2, n_styles=n_styles),
             _ConvNorm(c2, c3, 3, 2, n_styles=n_styles),
             *[_Residual(c3, n_styles) for _ in range(residual_blocks)],
             _ConvNorm(c3, c2, 3, n_styles=n_styles, upsample=True),
             _ConvNorm(c2, c1, 3, n_styles=n_styles, upsample=True),
         ])
-        self.out = ConvLayer(c1, 3, 9)
+        self.out = ConvLayer(c1, 3, outer_kernel)
 
     def body(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """The network proper: (N, 3, H, W), H and W multiples of 4, and (N, n_styles) weights."""

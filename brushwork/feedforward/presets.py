@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -41,7 +41,8 @@ MIN_STYLE_SIDE = 16    # smaller style images carry no style
 
 NAMED_MODEL = Path(__file__).parent / "models" / "paintings.bw"
 ADAIN_MODEL = Path(__file__).parent / "models" / "adain.bw"   # our AdaIN decoder: --style --engine adain
-ENGINES = ("auto", "magenta", "adain")
+STUDENT_MODEL = Path(__file__).parent / "models" / "student.bw"  # our distilled any-style network
+ENGINES = ("auto", "magenta", "adain", "student")
 DEFAULT_ENGINE = "magenta"  # what paints --style by default (BENCHMARKS.md "Our networks against the ONNX ones")
 DEFAULT_PRESET = "7"  # the service's first choice (BENCHMARKS.md "Our networks against the ONNX ones")
 
@@ -267,12 +268,15 @@ class ArbitraryStylizer:
     would jump from the photo (s = 0) to almost the full style at s = 0.1 and the knob would do
     nothing after. Together the style and content distances move about evenly with s
     (BENCHMARKS.md, "One-pass strength").
+
+    `student` (a `student.StudentModel`) paints with the style vector instead of the ONNX
+    transform network: our smaller network distilled from it.
     """
 
     multiple = 4
     native_strength = False
 
-    def __init__(self, style: ImageSource, device: str = "auto"):
+    def __init__(self, style: ImageSource, device: str = "auto", student: Any = None):
         image = load_image(style)
         h, w = image.shape[-2:]
         if min(h, w) < MIN_STYLE_SIDE:
@@ -280,7 +284,11 @@ class ArbitraryStylizer:
                              f"small for a style image (at least {MIN_STYLE_SIDE} px a side)")
         self.name = f"style {Path(style).name}" if isinstance(style, (str, os.PathLike)) else "style image"
         self.predict = runtime.ImageNetwork(model_path(PREDICT), device, nhwc=True)
-        self.transform = runtime.ImageNetwork(model_path(TRANSFORM), device, nhwc=True, free_size=True)
+        self.student = student
+        if student is None:
+            self.transform = runtime.ImageNetwork(model_path(TRANSFORM), device, nhwc=True, free_size=True)
+        else:
+            self.name = f"student: {self.name}"
         self.vector = self.style_vector(image)
 
     def style_vector(self, image: torch.Tensor) -> np.ndarray:
@@ -291,4 +299,6 @@ class ArbitraryStylizer:
         vector = self.vector
         if strength < 1:
             vector = strength * vector + (1 - strength) * self.style_vector(whole)
+        if self.student is not None:
+            return self.student.painter_for(vector, whole, tiled)
         return self.transform.painter(whole, vector, tiled=tiled)

@@ -1,0 +1,88 @@
+"""The any-style student: distilled from the ONNX arbitrary-style network, run through `--engine student`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from brushwork.errors import InputError
+from brushwork.feedforward import apply, load_stylizer
+from brushwork.feedforward.modelfile import load_model
+from brushwork.feedforward.presets import STUDENT_MODEL
+from brushwork.feedforward.student import (StudentModel, Teacher, conditioning, student_network,
+                                           train_student)
+from brushwork.image import array_to_tensor, resize
+from brushwork.metrics import evaluate
+from brushwork.training import ImageFolder
+
+TINY = dict(size=32, batch_size=2, device="cpu", workers=0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("student")
+    photos, paintings = root / "photos", root / "paintings"
+    photos.mkdir()
+    paintings.mkdir()
+    for i, img in enumerate((data.astronaut(), data.coffee(), data.chelsea())):
+        Image.fromarray(img).resize((48, 40)).save(photos / f"p{i}.png")
+    yy, xx = np.mgrid[0:64, 0:64]
+    stripes = np.where((((xx + yy) // 6) % 2)[..., None] == 1, [230, 40, 25], [25, 50, 220]).astype(np.uint8)
+    Image.fromarray(stripes).save(paintings / "stripes.png")
+    Image.fromarray(data.rocket()).resize((64, 48)).save(paintings / "rocket.png")
+    return {"photos": photos, "paintings": paintings, "root": root}
+
+
+@pytest.fixture(scope="module")
+def photo() -> torch.Tensor:
+    return resize(array_to_tensor(data.astronaut()), (96, 96))
+
+
+def test_an_untrained_student_passes_the_photo_through_its_norms():
+    """γ = 1, β = 0 for every style vector: the vector has no effect until training."""
+    net = student_network().eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        a, b = net(x, conditioning(np.zeros((1, 100)))), net(x, conditioning(np.ones((1, 100))))
+    assert torch.equal(a, b) and net.config["outer_kernel"] == 3 and net.n_styles == 101
+
+
+def test_distillation_moves_the_student_to_the_teacher(folders, tmp_path):
+    seen = []
+    model = train_student(tmp_path / "s.bw", folders["photos"], folders["paintings"], steps=16, lr=3e-3,
+                          callback=seen.append, preview_every=16, **TINY)
+    first, last = (np.mean([p.loss for p in part]) for part in (seen[:3], seen[-3:]))
+    assert last < 0.8 * first, [round(p.loss, 3) for p in seen]
+    assert isinstance(model, StudentModel) and model.card["training"]["style_data"]["count"] == 2
+    assert (tmp_path / "s.step000016.png").is_file()
+    again = load_model(tmp_path / "s.bw", "cpu")
+    out = apply(folders["photos"] / "p0.png", model=again.with_style(folders["paintings"] / "stripes.png"))
+    assert out.shape == (1, 3, 40, 48)
+    with pytest.raises(InputError, match="one style image"):
+        again.with_style([folders["paintings"] / "stripes.png"] * 2)
+    with pytest.raises(InputError, match="needs a style image"):
+        apply(folders["photos"] / "p0.png", model=again)
+
+
+def test_the_teacher_paints_at_any_size(folders):
+    teacher = Teacher()
+    v = teacher.vectors(ImageFolder(folders["paintings"]))
+    assert v.shape == (2, 100)
+    out = teacher.paint(torch.rand(2, 3, 36, 44), v)
+    assert out.shape == (2, 3, 36, 44) and 0 <= out.min() and out.max() <= 1
+
+
+@pytest.mark.skipif(not STUDENT_MODEL.is_file(), reason="no student shipped")
+def test_the_shipped_student_paints_close_to_its_teacher(photo):
+    style = resize(array_to_tensor(data.rocket()), (96, 128))
+    student = apply(photo, style=style, engine="student")
+    assert torch.equal(apply(photo, style=style, engine="student"), student)   # deterministic
+    teacher = apply(photo, style=style, engine="magenta")
+    assert (student - teacher).abs().mean() < 0.12
+    s, t = (evaluate(x, content=photo, style=style, device="cpu") for x in (student, teacher))
+    assert s["gram_distance"] < 1.5 * t["gram_distance"] and s["content_distance"] < 1.5 * t["content_distance"]
+    assert load_stylizer(style=style, engine="student").name.startswith("student:")
