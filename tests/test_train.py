@@ -100,6 +100,18 @@ def test_adain_training_lowers_the_loss(data, tmp_path, content, stripes):
     out = model.with_style(stripes)(content[..., :40, :])
     assert out.shape == (1, 3, 40, 64)
     assert read_card(tmp_path / "adain.bw")["training"]["style_data"]["count"] == 1
+    # from the CLI: two styles blended, or one per region of the photo
+    photo, out = data["photos"] / "p0.png", tmp_path / "o.png"
+    mask = tmp_path / "top.png"
+    Image.fromarray(np.r_[np.full((20, 48), 255), np.zeros((20, 48))].astype(np.uint8)).save(mask)
+    inv = tmp_path / "bottom.png"
+    Image.fromarray(255 - np.asarray(Image.open(mask))).save(inv)
+    common = ["apply", str(photo), "--model", str(tmp_path / "adain.bw"), "--style", str(data["stripes"]),
+              "--style", str(data["dots"]), "-q", "-o", str(out)]
+    assert main(common + ["--blend", "3,1"]) == 0
+    blended = np.asarray(Image.open(out))
+    assert main(common + ["--mask", str(mask), "--mask", str(inv)]) == 0
+    assert blended.shape == (40, 48, 3) and not np.array_equal(np.asarray(Image.open(out)), blended)
 
 
 def test_adain_decoder_starts_from_a_trained_one(data, tmp_path, content, stripes):

@@ -164,7 +164,7 @@ def register(sub: Any) -> None:
                      "with a multistyle --model, its styles by number or name, e.g. wave:0.7,udnie:0.3")
     src.add_argument("--style", action="append", default=None, metavar="IMAGE",
                      help="any image as the style (also: the style for an AdaIN --model); repeat it to blend "
-                     "several with --engine adain")
+                     "several with an AdaIN --model")
     src.add_argument("--model", default=d(api, "model"), metavar="FILE",
                      help="a network you trained ('brushwork train'), .bw")
     src.add_argument("--engine", choices=ENGINES, default=d(api, "engine"),

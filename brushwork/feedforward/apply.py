@@ -34,8 +34,8 @@ from ..image import ImageSource, combine_luminance, fit, load_image, match_histo
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
 from .networks import pad_to_multiple
-from .presets import (ADAIN_MODEL, DEFAULT_ENGINE, ENGINES, NAMED_MODEL, STUDENT_MODEL, ArbitraryStylizer,
-                      PresetSpec, PresetStylizer, preset_weights, presets, uses_names)
+from .presets import (DEFAULT_ENGINE, ENGINES, NAMED_MODEL, STUDENT_MODEL, ArbitraryStylizer, PresetSpec,
+                      PresetStylizer, preset_weights, presets, uses_names)
 
 TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
 TILE = 1024                # tile side used above TILE_PIXELS
@@ -124,10 +124,10 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     A preset is one of ours by name (`"wave"`, `"starry_night:0.5,the_scream:0.5"`: our
     multistyle network `NAMED_MODEL`) or one of the 26 ONNX ones by number (`7`, `"3:0.5,12:0.5"`).
 
-    A style image is painted by `engine`: "magenta" (the ONNX arbitrary-style network), "adain"
-    (our AdaIN decoder, `ADAIN_MODEL`: strength is its α; several styles blend by
-    `style_weights`, or paint the regions of `masks`, one per style), "student" (our network
-    distilled from magenta's, `STUDENT_MODEL`) or "auto" (`DEFAULT_ENGINE`).
+    A style image is painted by `engine`: "magenta" (the ONNX arbitrary-style network),
+    "student" (our network distilled from it, `STUDENT_MODEL`) or "auto" (`DEFAULT_ENGINE`).
+    With an AdaIN `model`, strength is its α, and several styles blend by `style_weights` or
+    paint the regions of `masks`, one per style.
 
     `model` is a `.bw` file (brushwork.feedforward.modelfile.load_model), a Stylizer or a torch
     network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too;
@@ -138,16 +138,14 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     engine = check_engine(engine, given)
     if given == ["preset"] and uses_names(preset):
         given, model = ["preset", "model"], NAMED_MODEL
-    if given == ["style"] and engine != "magenta":
-        model = ADAIN_MODEL if engine == "adain" else STUDENT_MODEL
-        if not model.is_file():
-            raise MissingWeightsError(f"the {engine} network is missing from the installation ({model}); "
+    if given == ["style"] and engine == "student":
+        if not STUDENT_MODEL.is_file():
+            raise MissingWeightsError(f"the student network is missing from the installation ({STUDENT_MODEL}); "
                                       "reinstall brushwork")
-        given = ["style", "model"]
+        given, model = ["style", "model"], STUDENT_MODEL
     styles = list(style) if isinstance(style, (list, tuple)) else None
     if (style_weights is not None or masks is not None or (styles and len(styles) > 1)) and given != ["style", "model"]:
-        raise InputError("several style images, style weights and masks need the AdaIN engine (--engine adain) "
-                         "or an AdaIN --model")
+        raise InputError("several style images, style weights and masks need an AdaIN --model")
     if given == ["style", "model"]:
         loaded = _loaded(model, device)
         if not hasattr(loaded, "with_style"):
@@ -246,7 +244,7 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
                     or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
                     and share the whole image's normalisation statistics (no seams, no patches).
     device          auto (cuda > mps > cpu), cpu, cuda or mps.
-    engine          what paints a style image: "magenta", "adain" or "auto" (see `load_stylizer`).
+    engine          what paints a style image: "magenta", "student" or "auto" (see `load_stylizer`).
     callback        gets a Progress after each tile (step = tiles done); it cannot stop the work.
     """
     strength = check_strength(strength)

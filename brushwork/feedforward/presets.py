@@ -40,9 +40,8 @@ STYLE_SIDE = 256       # the style predictor's input side
 MIN_STYLE_SIDE = 16    # smaller style images carry no style
 
 NAMED_MODEL = Path(__file__).parent / "models" / "paintings.bw"
-ADAIN_MODEL = Path(__file__).parent / "models" / "adain.bw"   # our AdaIN decoder: --style --engine adain
 STUDENT_MODEL = Path(__file__).parent / "models" / "student.bw"  # our distilled any-style network
-ENGINES = ("auto", "magenta", "adain", "student")
+ENGINES = ("auto", "magenta", "student")
 DEFAULT_ENGINE = "magenta"  # what paints --style by default (BENCHMARKS.md "Our networks against the ONNX ones")
 DEFAULT_PRESET = "7"  # the service's first choice (BENCHMARKS.md "Our networks against the ONNX ones")
 
@@ -127,11 +126,14 @@ def _keys(spec: PresetSpec) -> list[object]:
 
 
 def _is_number(key: object) -> bool:
-    if isinstance(key, bool):
+    """A key that means a number (an ONNX preset, or a bad one `preset_weights` explains)."""
+    if isinstance(key, bool) or not isinstance(key, (int, float, str)):
         return False
-    if isinstance(key, int):
-        return True
-    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+    try:
+        float(key)
+    except ValueError:
+        return False
+    return True
 
 
 def uses_names(spec: PresetSpec) -> bool:
