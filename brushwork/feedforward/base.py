@@ -52,13 +52,16 @@ class TorchStylizer:
     recorded in a first pass over `whole` (see `shared_norms`).
 
     On CUDA it paints in float16 (autocast) with channels-last images and lets cuDNN pick its
-    fastest kernels for each image size: the speed video needs. Elsewhere it paints in float32.
+    fastest kernels for each image size: the speed video needs. Elsewhere it paints in float32,
+    or with `cpu_bf16` in bf16 (autocast) on a CPU that computes bf16 natively.
     """
 
     def __init__(self, module: Any, device: str | torch.device = "auto", name: str | None = None,
-                 network: nn.Module | None = None):
+                 network: nn.Module | None = None, cpu_bf16: bool = False):
         from ..device import resolve_device
+        from ..training.precision import native_bf16
         self.device = resolve_device(device)
+        self.bf16 = cpu_bf16 and self.device.type == "cpu" and native_bf16()
         self.module = module.to(self.device).eval() if hasattr(module, "to") else module
         self.network = network if network is not None else (self.module if isinstance(self.module, nn.Module)
                                                              else None)
@@ -78,7 +81,8 @@ class TorchStylizer:
         @torch.inference_mode()
         def paint(tile: torch.Tensor) -> torch.Tensor:
             x = tile.to(self.device, non_blocking=True).contiguous(memory_format=layout)
-            with torch.autocast("cuda", torch.float16, enabled=self.cuda):
+            with torch.autocast("cuda", torch.float16, enabled=self.cuda), \
+                    torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
                 return self.module(x, **kw).float().clamp(0, 1)
         if tiled and self.network is not None:
             return shared_norms(paint, whole, self.network)

@@ -73,10 +73,11 @@ class StudentModel(TrainedModel):
         return ArbitraryStylizer(styles, str(self.device), student=self)
 
     def painter_for(self, vector: np.ndarray, whole: torch.Tensor, tiled: bool = False) -> Painter:
-        """The painter for one style vector (see base.Stylizer); tiles share the whole image's norms."""
+        """The painter for one style vector (see base.Stylizer); tiles share the whole image's norms.
+        In bf16 on CPUs that compute it natively, as it was trained (2.5x faster than fp32 there)."""
         cond = conditioning(vector).to(self.device)
-        return TorchStylizer(lambda x: self.network(x, cond), self.device, self.name,
-                             self.network).painter(whole, 1.0, tiled)
+        return TorchStylizer(lambda x: self.network(x, cond), self.device, self.name, self.network,
+                             cpu_bf16=True).painter(whole, 1.0, tiled)
 
     def painter(self, whole: torch.Tensor, strength: float = 1.0, tiled: bool = False) -> Painter:
         raise InputError("the student needs a style image: use model.with_style(style) (--style)")
