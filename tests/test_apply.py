@@ -105,13 +105,10 @@ def test_bad_preset_specs(spec, message):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(preset=7, engine="student"), "with a preset the network is chosen"),
-    (dict(model="m.bw", engine="magenta"), "with a model the network is chosen"),
-    (dict(style="s.png", engine="onnx"), "unknown engine 'onnx'"),
     (dict(style=["a.png", "b.png"]), "need an AdaIN --model"),
-    (dict(style="s.png", engine="magenta", masks=["m.png"]), "need an AdaIN --model"),
+    (dict(style="s.png", masks=["m.png"]), "need an AdaIN --model"),
     (dict(preset="wave", style_weights=[1.0]), "need an AdaIN --model")])
-def test_engines_go_with_style_images(kw, message):
+def test_blends_and_masks_of_style_images_need_adain(kw, message):
     with pytest.raises(InputError, match=message):
         load_stylizer(**kw)
 

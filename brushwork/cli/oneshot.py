@@ -9,7 +9,6 @@ from typing import Any
 import brushwork
 
 from ..errors import InputError
-from ..feedforward.presets import DEFAULT_ENGINE, ENGINES
 from . import args, options
 from .render import ProgressBar
 
@@ -77,7 +76,7 @@ def run_apply(a: argparse.Namespace) -> int:
 def _stylizer(a: argparse.Namespace) -> Any:
     from ..feedforward.apply import load_stylizer
     style = a.style[0] if a.style and len(a.style) == 1 else a.style
-    return load_stylizer(a.preset, style, a.model, a.device, a.engine, a.blend, a.mask)
+    return load_stylizer(a.preset, style, a.model, a.device, a.blend, a.mask)
 
 
 def _apply_folder(a: argparse.Namespace, look: dict[str, Any]) -> int:
@@ -167,10 +166,6 @@ def register(sub: Any) -> None:
                      "several with an AdaIN --model")
     src.add_argument("--model", default=d(api, "model"), metavar="FILE",
                      help="a network you trained ('brushwork train'), .bw")
-    src.add_argument("--engine", choices=ENGINES, default=d(api, "engine"),
-                     help=f"what paints --style: magenta (the ONNX arbitrary-style network), adain (our AdaIN "
-                     f"decoder: strength is its alpha; blends and masks), student (our network distilled from "
-                     f"magenta's), auto ({DEFAULT_ENGINE})")
     src.add_argument("--blend", type=args.weights, default=None, metavar="W1,W2,...",
                      help="weights of several --style images (AdaIN; normalised, default equal)")
     src.add_argument("--mask", action="append", default=None, metavar="MASK",

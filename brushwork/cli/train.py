@@ -195,7 +195,7 @@ def register(sub: Any) -> None:
     _training_options(ad, brushwork.train_adain)
 
     st = kinds.add_parser("student", help="any style, faster: a small network distilled from the ONNX "
-                          "arbitrary-style network (--style --engine student)")
+                          "arbitrary-style network (apply --style S --model student.bw)")
     st.add_argument("--content", type=Path, help=data_help)
     st.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
     st.add_argument("--feature-weight", type=args.non_negative,

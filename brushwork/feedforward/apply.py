@@ -28,14 +28,14 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..batch import FolderResult, plan_folder, run_folder
-from ..errors import InputError, MissingWeightsError
+from ..errors import InputError
 from ..guided import upsample_detail
 from ..image import ImageSource, combine_luminance, fit, load_image, match_histogram, parse_size, resize, tiled
 from ..progress import Callback, Progress
 from .base import Painter, Stylizer, as_stylizer
 from .networks import pad_to_multiple
-from .presets import (DEFAULT_ENGINE, ENGINES, NAMED_MODEL, STUDENT_MODEL, ArbitraryStylizer, PresetSpec,
-                      PresetStylizer, preset_weights, presets, uses_names)
+from .presets import (NAMED_MODEL, ArbitraryStylizer, PresetSpec, PresetStylizer, preset_weights, presets,
+                      uses_names)
 
 TILE_PIXELS = 1536 * 1536  # larger images are painted in tiles (a preset needs ~0.6 GB per MP on the CPU)
 TILE = 1024                # tile side used above TILE_PIXELS
@@ -115,8 +115,7 @@ def check_tile(tile: int | None) -> int | None:
 
 
 def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequence[ImageSource] | None = None,
-                  model: Any = None, device: str = "auto", engine: str = "auto",
-                  style_weights: Sequence[float] | None = None,
+                  model: Any = None, device: str = "auto", style_weights: Sequence[float] | None = None,
                   masks: Sequence[ImageSource] | None = None) -> Stylizer:
     """The stylizer for a preset (or a blend), a style image, or a model. Load once, then pass it
     as `model=` to stylize many photos.
@@ -124,10 +123,10 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     A preset is one of ours by name (`"wave"`, `"starry_night:0.5,the_scream:0.5"`: our
     multistyle network `NAMED_MODEL`) or one of the 26 ONNX ones by number (`7`, `"3:0.5,12:0.5"`).
 
-    A style image is painted by `engine`: "magenta" (the ONNX arbitrary-style network),
-    "student" (our network distilled from it, `STUDENT_MODEL`) or "auto" (`DEFAULT_ENGINE`).
-    With an AdaIN `model`, strength is its α, and several styles blend by `style_weights` or
-    paint the regions of `masks`, one per style.
+    A style image alone is painted by the ONNX arbitrary-style network; with a `model` that takes
+    a style (an AdaIN decoder, a student of the ONNX network) by that. With an AdaIN `model`,
+    strength is its α, and several styles blend by `style_weights` or paint the regions of
+    `masks`, one per style.
 
     `model` is a `.bw` file (brushwork.feedforward.modelfile.load_model), a Stylizer or a torch
     network. A model that takes a style image (AdaIN: it has `with_style`) is given `style` too;
@@ -135,14 +134,8 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     or a blend of them (`"wave:0.7,udnie:0.3"`).
     """
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
-    engine = check_engine(engine, given)
     if given == ["preset"] and uses_names(preset):
         given, model = ["preset", "model"], NAMED_MODEL
-    if given == ["style"] and engine == "student":
-        if not STUDENT_MODEL.is_file():
-            raise MissingWeightsError(f"the student network is missing from the installation ({STUDENT_MODEL}); "
-                                      "reinstall brushwork")
-        given, model = ["style", "model"], STUDENT_MODEL
     styles = list(style) if isinstance(style, (list, tuple)) else None
     if (style_weights is not None or masks is not None or (styles and len(styles) > 1)) and given != ["style", "model"]:
         raise InputError("several style images, style weights and masks need an AdaIN --model")
@@ -166,18 +159,6 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     if style is not None:
         return ArbitraryStylizer(style, device)
     return as_stylizer(_loaded(model, device), device)
-
-
-def check_engine(engine: str, given: Sequence[str]) -> str:
-    """The engine that paints a style image ("auto" resolved); InputError for an unknown one or
-    one asked for with a preset or a model (they bring their own network)."""
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
-    if engine != "auto" and given != ["style"]:
-        what = " and ".join(given) or "no style"
-        raise InputError(f"--engine {engine} paints a style image (--style); with a {what} the network is chosen "
-                         "already")
-    return DEFAULT_ENGINE if engine == "auto" else engine
 
 
 def _loaded(model: Any, device: str) -> Any:
@@ -217,8 +198,7 @@ def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: b
 def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSource | None = None,
           model: Any = None, strength: float = 1.0, preserve_color: bool | str | None = False,
           size: int | tuple[int, int] | str | None = None, stroke_scale: float | str = "auto",
-          tile: int | None = None, device: str = "auto", engine: str = "auto",
-          callback: Callback | None = None) -> torch.Tensor:
+          tile: int | None = None, device: str = "auto", callback: Callback | None = None) -> torch.Tensor:
     """Stylize `content` in one pass; returns (1, 3, H, W) RGB in [0, 1] at the photo's size.
 
     Give exactly one style source:
@@ -244,7 +224,6 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
                     or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
                     and share the whole image's normalisation statistics (no seams, no patches).
     device          auto (cuda > mps > cpu), cpu, cuda or mps.
-    engine          what paints a style image: "magenta", "student" or "auto" (see `load_stylizer`).
     callback        gets a Progress after each tile (step = tiles done); it cannot stop the work.
     """
     strength = check_strength(strength)
@@ -252,7 +231,7 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
     stroke_scale = check_stroke_scale(stroke_scale)
     tile = check_tile(tile)
     size = parse_size(size)
-    stylizer = load_stylizer(preset, style, model, device, engine)
+    stylizer = load_stylizer(preset, style, model, device)
     return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback,
                         stroke_scale)
 
@@ -261,7 +240,7 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
                  style: ImageSource | None = None, model: Any = None, strength: float = 1.0,
                  preserve_color: bool | str | None = False, size: int | tuple[int, int] | str | None = None,
                  stroke_scale: float | str = "auto", tile: int | None = None, device: str = "auto",
-                 engine: str = "auto", overwrite: bool = False,
+                 overwrite: bool = False,
                  callback: Callback | None = None,
                  on_skip: Callable[[Path, InputError], None] | None = None) -> FolderResult:
     """`apply` to every photo directly inside `folder`, each saved as `output`/<name>.png.
@@ -277,7 +256,7 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
     tile = check_tile(tile)
     size = parse_size(size)
     pairs = plan_folder(folder, output, overwrite=overwrite)
-    stylizer = load_stylizer(preset, style, model, device, engine)
+    stylizer = load_stylizer(preset, style, model, device)
 
     def paint(photo: torch.Tensor) -> torch.Tensor:
         return run_stylizer(stylizer, load_content(photo, size), strength, preserve_color, tile,

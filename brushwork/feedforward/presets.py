@@ -40,9 +40,6 @@ STYLE_SIDE = 256       # the style predictor's input side
 MIN_STYLE_SIDE = 16    # smaller style images carry no style
 
 NAMED_MODEL = Path(__file__).parent / "models" / "paintings.bw"
-STUDENT_MODEL = Path(__file__).parent / "models" / "student.bw"  # our distilled any-style network
-ENGINES = ("auto", "magenta", "student")
-DEFAULT_ENGINE = "magenta"  # what paints --style by default (BENCHMARKS.md "Our networks against the ONNX ones")
 DEFAULT_PRESET = "7"  # the service's first choice (BENCHMARKS.md "Our networks against the ONNX ones")
 
 PresetSpec = Union[int, str, Mapping[int, float], Mapping[str, float]]

@@ -10,7 +10,7 @@ blends of them with photos' (what `--strength` makes), and paints a 1024 px phot
 resolution in a fraction of the teacher's time (BENCHMARKS.md).
 
     brushwork train student -o student.bw
-    brushwork apply photo.jpg --style painting.jpg --engine student -o out.png
+    brushwork apply photo.jpg --style painting.jpg --model student.bw -o out.png
 """
 from __future__ import annotations
 
