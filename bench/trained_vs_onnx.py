@@ -139,7 +139,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     (out / "table.md").write_text(table + "\n")
-    (out / "results.json").write_text(json.dumps({"rows": rows, "args": vars(a)}, indent=2))
+    (out / "results.json").write_text(json.dumps({"rows": rows, "args": vars(a)}, indent=2, default=str))
     print(f"results in {out}")
 
 
