@@ -40,7 +40,7 @@ STYLE_SIDE = 256       # the style predictor's input side
 MIN_STYLE_SIDE = 16    # smaller style images carry no style
 
 NAMED_MODEL = Path(__file__).parent / "models" / "paintings.bw"
-DEFAULT_PRESET = "7"  # the service's first choice (BENCHMARKS.md "Our networks against the ONNX ones")
+DEFAULT_PRESET = "7"  # the service's first choice (BENCHMARKS.md "Our named presets against the ONNX networks")
 
 PresetSpec = Union[int, str, Mapping[int, float], Mapping[str, float]]
 
