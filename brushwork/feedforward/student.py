@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..features import FEATURE_SCALE, vgg19
 from ..image import ImageSource, load_image
 from ..progress import Callback
-from ..training import Batches, ImageFolder, Settings, data_dir, fit as fit_recipe
+from ..training import Batches, ImageFolder, Settings, fit as fit_recipe
 from ..training.data import step_generator
 from ..training.precision import autocast
 from . import runtime
@@ -169,14 +169,13 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
     """Distil Magenta's arbitrary-style transform into a small network (see the module docstring):
     photos from `content` (default $BRUSHWORK_DATA/photos), style vectors of the images in `styles`
     (default $BRUSHWORK_DATA/paintings), each computed once by the teacher's predictor."""
-    from .train import _common_kw, _data_card, _preview_content
+    from .train import _common_kw, _data_card, _preview_content, photos_and_paintings
     from ..training.loop import non_negative
     non_negative(feature_weight, "feature weight")
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
                     preview_every, seed, device, dtype, workers, callback, minutes)
     opt = Settings.make(check_model_path(output), multiple=TransformerNet.multiple, **kw)
-    photos = ImageFolder(content if content is not None else data_dir("photos"), "content")
-    paintings = ImageFolder(styles if styles is not None else data_dir("paintings"), "style")
+    photos, paintings = photos_and_paintings(content, styles)
     seed = opt.resolve_seed()
     augment = opt.augment()
     teacher = Teacher()

@@ -179,6 +179,13 @@ def train_multistyle(styles: Sequence[ImageSource], output: str | os.PathLike, d
 
 # --- AdaIN (Huang & Belongie) ---------------------------------------------------------------
 
+def photos_and_paintings(content: str | os.PathLike | None,
+                         styles: str | os.PathLike | None) -> tuple[ImageFolder, ImageFolder]:
+    """The photo and painting folders of an any-style training (default: the shared data's)."""
+    return (ImageFolder(content if content is not None else data_dir("photos"), "content"),
+            ImageFolder(styles if styles is not None else data_dir("paintings"), "style"))
+
+
 def init_decoder(net: AdaINNet, source: str | os.PathLike) -> None:
     """Copy a trained decoder's weights into `net` (see `train_adain`'s `init`)."""
     from ..photoreal.decoders import SHIPPED
@@ -221,8 +228,7 @@ def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = N
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
                     preview_every, seed, device, dtype, workers, callback, minutes)
     opt = Settings.make(check_model_path(output), multiple=AdaINNet.multiple, **kw)
-    photos = ImageFolder(content if content is not None else data_dir("photos"), "content")
-    paintings = ImageFolder(styles if styles is not None else data_dir("paintings"), "style")
+    photos, paintings = photos_and_paintings(content, styles)
     seed = opt.resolve_seed()
     augment = opt.augment()
     pairs = Unpaired(Batches(photos, augment, opt.batch_size, seed, stream=0, workers=opt.workers),
