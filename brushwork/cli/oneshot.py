@@ -75,8 +75,7 @@ def run_apply(a: argparse.Namespace) -> int:
 
 def _stylizer(a: argparse.Namespace) -> Any:
     from ..feedforward.apply import load_stylizer
-    style = a.style[0] if a.style and len(a.style) == 1 else a.style
-    return load_stylizer(a.preset, style, a.model, a.device, a.blend, a.mask)
+    return load_stylizer(a.preset, a.style, a.model, a.device, a.blend, a.mask)
 
 
 def _apply_folder(a: argparse.Namespace, look: dict[str, Any]) -> int:

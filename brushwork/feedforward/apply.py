@@ -133,11 +133,13 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     a multistyle model (it has `with_weights`) takes `preset`: its own styles by number or name,
     or a blend of them (`"wave:0.7,udnie:0.3"`).
     """
+    if isinstance(style, (list, tuple)) and len(style) == 1:
+        style = style[0]
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
     if given == ["preset"] and uses_names(preset):
         given, model = ["preset", "model"], NAMED_MODEL
-    styles = list(style) if isinstance(style, (list, tuple)) else None
-    if (style_weights is not None or masks is not None or (styles and len(styles) > 1)) and given != ["style", "model"]:
+    several = isinstance(style, (list, tuple))
+    if (style_weights is not None or masks is not None or several) and given != ["style", "model"]:
         raise InputError("several style images, style weights and masks need an AdaIN --model")
     if given == ["style", "model"]:
         loaded = _loaded(model, device)
@@ -154,8 +156,6 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
         raise InputError(f"give one of a preset, a style image or a model (--preset, --style, --model); got {what}")
     if preset is not None:
         return PresetStylizer(preset, device)
-    if styles is not None:
-        style = styles[0]
     if style is not None:
         return ArbitraryStylizer(style, device)
     return as_stylizer(_loaded(model, device), device)

@@ -158,7 +158,8 @@ def uses_names(spec: PresetSpec) -> bool:
 def check_preset(spec: PresetSpec) -> None:
     """InputError unless `spec` is a valid preset or blend, of ours or of the 26."""
     if uses_names(spec):
-        preset_weights(spec, len(_named_styles()), [s["name"] for s in _named_styles()])
+        names = [p.key for p in named_presets()]
+        preset_weights(spec, len(names), names)
     else:
         preset_weights(spec)
 

@@ -74,7 +74,7 @@ class StudentModel(TrainedModel):
 
     def painter_for(self, vector: np.ndarray, whole: torch.Tensor, tiled: bool = False) -> Painter:
         """The painter for one style vector (see base.Stylizer); tiles share the whole image's norms.
-        In bf16 on CPUs that compute it natively, as it was trained (2.5x faster than fp32 there)."""
+        In bf16 on CPUs that compute it natively, as it was trained (1.5x faster than fp32 there)."""
         cond = conditioning(vector).to(self.device)
         return TorchStylizer(lambda x: self.network(x, cond), self.device, self.name, self.network,
                              cpu_bf16=True).painter(whole, 1.0, tiled)

@@ -203,6 +203,7 @@ def init_decoder(net: AdaINNet, source: str | os.PathLike) -> None:
         last.weight.mul_(4.0)            # logit(y) ~ 4 (y - 0.5) around mid-grey
         last.bias.sub_(0.5).mul_(4.0)
 
+
 def train_adain(output: str | os.PathLike, content: str | os.PathLike | None = None,
                 styles: str | os.PathLike | None = None, *,
                 steps: int = 100_000, batch_size: int = 8, size: int = 256,
