@@ -113,6 +113,20 @@ def test_blends_and_masks_of_style_images_need_adain(kw, message):
         load_stylizer(**kw)
 
 
+@pytest.mark.parametrize("kw, message", [
+    (dict(style="s.png", engine="turbo"), "unknown engine 'turbo'; the engines for --style: magenta"),
+    (dict(preset=7, engine="magenta"), "engine magenta paints a --style image, and a preset was given"),
+    (dict(engine="magenta"), "and no style image was given"),
+    (dict(style="s.png", model="m.bw", engine="magenta"), "--engine or --model, not both")])
+def test_bad_engines(kw, message):
+    with pytest.raises(InputError, match=message):
+        load_stylizer(**kw)
+
+
+def test_the_magenta_engine_is_the_default_for_a_style_image(photo, painting):
+    assert torch.equal(apply(photo, style=painting, engine="magenta"), apply(photo, style=painting))
+
+
 def test_all_of_one_preset_in_a_blend_is_that_preset(photo):
     one = apply(photo, preset=3)
     assert one.shape == photo.shape and not torch.allclose(one, photo, atol=0.05)
@@ -177,13 +191,14 @@ def test_stroke_scale_paints_larger_strokes(smooth_photo):
 
 
 def test_auto_stroke_scale_keeps_strokes_relative_to_the_picture(smooth_photo, monkeypatch):
-    """'auto' paints above STROKE_WORK px at that size: the same stroke frequency at twice the size
-    (a fixed stroke size would double it); at or below it, the photo is painted as it is."""
+    """'auto' paints above 1.25 x STROKE_WORK px at STROKE_WORK: the same stroke frequency at twice
+    the size (a fixed stroke size would double it); below that, the photo is painted as it is."""
     from brushwork.metrics import stroke_frequency
     import sys
     monkeypatch.setattr(sys.modules["brushwork.feedforward.apply"], "STROKE_WORK", 128)
-    small = resize(smooth_photo, (128, 128))
+    small, near = resize(smooth_photo, (128, 128)), resize(smooth_photo, (150, 150))
     assert torch.equal(apply(small, preset=7), apply(small, preset=7, stroke_scale=1))
+    assert torch.equal(apply(near, preset=7), apply(near, preset=7, stroke_scale=1))
     f_small, f_big = stroke_frequency(apply(small, preset=7)), stroke_frequency(apply(smooth_photo, preset=7))
     f_fixed = stroke_frequency(apply(smooth_photo, preset=7, stroke_scale=1))
     assert abs(f_big / f_small - 1) < 0.2 < f_fixed / f_small - 1

@@ -342,3 +342,9 @@ def test_cli_apply_with_a_colour_mode(photo, tmp_path, capsys):
                             "-o", str(out)], capsys)
     assert code == 0, err
     assert load_image(out).shape[-2:] == (40, 48)
+
+
+def test_cli_apply_an_engine_that_does_not_paint_the_source(photo, tmp_path, capsys):
+    out = tmp_path / "o.png"
+    code, _, err = run_cli(["apply", str(photo), "--preset", "7", "--engine", "magenta", "-o", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "paints a --style image" in err and not out.exists(), err

@@ -52,6 +52,23 @@ def test_transformer_keeps_any_size_and_range(content):
 
 
 @torch.no_grad()
+def test_a_half_resolution_stem_keeps_any_size_and_rebuilds_from_its_card(content):
+    """The stride-2 stem and the pixel-shuffled output: the same sizes back, a multiple of 8, and
+    the card's architecture rebuilds the same network (the plain one's card has no such key)."""
+    from brushwork.feedforward.modelfile import architecture, build_network
+    net = randomised(TransformerNet(1, (8, 16, 16), 1, outer_kernel=3, half_res_stem=True))
+    assert net.multiple == 8 and "half_res_stem" not in TransformerNet().config
+    for h, w in ((40, 64), (30, 42), (9, 11)):
+        out = net(content[..., :h, :w])
+        assert out.shape == (1, 3, h, w) and 0 <= out.min() and out.max() <= 1
+    rebuilt = build_network(architecture(net))
+    rebuilt.load_state_dict(net.state_dict())
+    assert rebuilt.multiple == 8 and torch.equal(rebuilt.eval()(content), net(content))
+    blocks = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert blocks[0].stride == (2, 2) and blocks[-1].out_channels == 12
+
+
+@torch.no_grad()
 def test_one_style_at_full_weight_is_that_style(multi, content):
     """Blending 100 % of style i equals a one-style network holding style i's (γ, β)."""
     single = TransformerNet(1)

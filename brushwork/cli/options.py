@@ -54,14 +54,14 @@ def preserve_color(group: Any, func: Callable[..., Any], help: str) -> None:
 
 def stroke_scale(group: Any, func: Callable[..., Any], what: str = "photos") -> None:
     """--stroke-scale auto|X for the one-pass networks (`feedforward.apply.check_stroke_scale`)."""
-    from ..feedforward.apply import STROKE_SCALES, STROKE_WORK
+    from ..feedforward.apply import STROKE_SCALES, STROKE_SLACK, STROKE_WORK
     lo, hi = STROKE_SCALES
     group.add_argument("--stroke-scale", type=args.auto_or_number, default=api_default(func, "stroke_scale"),
                        metavar="auto|X",
                        help=f"stroke size as a multiple of the network's own, {lo:g} to {hi:g} (2: strokes twice "
                        f"as large). Default auto: strokes keep their size relative to the picture ({what} larger "
-                       f"than {STROKE_WORK} px are painted at {STROKE_WORK} px and upsampled along the photo's "
-                       "edges)")
+                       f"than {STROKE_SLACK * STROKE_WORK:g} px are painted at {STROKE_WORK} px and upsampled along the "
+                       "photo's edges)")
 
 
 def tile(group: Any, func: Callable[..., Any], verb: str) -> None:

@@ -16,7 +16,8 @@ TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter"
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
                  "generator",
-                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "init")
+                 "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "gram_weight",
+                 "init")
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -201,6 +202,9 @@ def register(sub: Any) -> None:
     st.add_argument("--feature-weight", type=args.non_negative,
                     default=options.api_default(brushwork.train_student, "feature_weight"),
                     help="weight of the VGG-19 feature distance to the teacher's painting, beside pixel L1")
+    st.add_argument("--gram-weight", type=args.non_negative,
+                    default=options.api_default(brushwork.train_student, "gram_weight"),
+                    help="weight of the Gram (texture) distance to the teacher's painting")
     _training_options(st, brushwork.train_student)
 
     pw = kinds.add_parser("photowct", help="PhotoWCT's decoders for `brushwork photo --method wct` (Li et al. 2018)")

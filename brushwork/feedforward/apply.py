@@ -4,6 +4,7 @@
     out = apply("photo.jpg", preset=7)                       # one of the 26 ONNX presets
     out = apply("photo.jpg", preset="3:0.5,12:0.5")          # a blend of presets
     out = apply("photo.jpg", style="painting.jpg")           # any image as the style
+    out = apply("photo.jpg", style="painting.jpg", engine="adain", strength=0.6)  # our AdaIN decoder
     out = apply("photo.jpg", model="mine.bw", strength=0.6)  # one of our own trained networks
 
 Around the stylizer's painter (see `base.py`) this does what every network needs: resizing,
@@ -42,9 +43,14 @@ TILE = 1024                # tile side used above TILE_PIXELS
 MIN_TILE = 64
 MIN_SIDE = 16              # smaller photos are refused: the networks' reflect padding needs 8 px
 COLOR_MODES = (None, "luminance", "histogram")
-STROKE_WORK = 1000         # stroke_scale "auto": larger photos are painted at this long side and upsampled
+STROKE_WORK = 1000         # stroke_scale "auto": larger photos are painted at this long side and upsampled,
+STROKE_SLACK = 1.25        # ... those up to 1.25x larger as they are (a 2 % change is not worth the upsampling)
 STROKE_SCALES = (0.25, 16.0)  # the range of a numeric stroke_scale
 UPSAMPLE_RADIUS, UPSAMPLE_EPS = 1, 1e-3  # the upsampler's window (working px) and ridge (BENCHMARKS.md)
+
+# The networks that paint a style image (`engine`): the ONNX arbitrary-style network, and ours.
+ENGINES: dict[str, Path | None] = {"magenta": None,
+                                   "adain": Path(__file__).parent / "models" / "adain.bw"}
 
 
 def overlap_for(tile: int) -> int:
@@ -93,10 +99,13 @@ def check_stroke_scale(scale: float | str | None) -> float | str:
 
 def working_size(hw: tuple[int, int], stroke_scale: float | str) -> tuple[int, int]:
     """The (H, W) a network paints an (H, W) photo at for `stroke_scale` (checked): the photo's
-    size divided by the scale; 'auto' is max(1, long side / STROKE_WORK). The short side never
-    goes below MIN_SIDE."""
+    size divided by the scale; 'auto' is long side / STROKE_WORK above STROKE_SLACK x STROKE_WORK,
+    1 below. The short side never goes below MIN_SIDE."""
     h, w = hw
-    factor = max(1.0, max(h, w) / STROKE_WORK) if stroke_scale == "auto" else float(stroke_scale)
+    if stroke_scale == "auto":
+        factor = max(h, w) / STROKE_WORK if max(h, w) > STROKE_SLACK * STROKE_WORK else 1.0
+    else:
+        factor = float(stroke_scale)
     factor = min(factor, min(h, w) / MIN_SIDE)
     return (h, w) if abs(factor - 1) < 1e-6 else (max(MIN_SIDE, round(h / factor)), max(MIN_SIDE, round(w / factor)))
 
@@ -116,15 +125,16 @@ def check_tile(tile: int | None) -> int | None:
 
 def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequence[ImageSource] | None = None,
                   model: Any = None, device: str = "auto", style_weights: Sequence[float] | None = None,
-                  masks: Sequence[ImageSource] | None = None) -> Stylizer:
+                  masks: Sequence[ImageSource] | None = None, engine: str | None = None) -> Stylizer:
     """The stylizer for a preset (or a blend), a style image, or a model. Load once, then pass it
     as `model=` to stylize many photos.
 
     A preset is one of ours by name (`"wave"`, `"starry_night:0.5,the_scream:0.5"`: our
     multistyle network `NAMED_MODEL`) or one of the 26 ONNX ones by number (`7`, `"3:0.5,12:0.5"`).
 
-    A style image alone is painted by the ONNX arbitrary-style network; with a `model` that takes
-    a style (an AdaIN decoder, a student of the ONNX network) by that. With an AdaIN `model`,
+    A style image alone is painted by the ONNX arbitrary-style network (`engine` "magenta"), by
+    one of ours that ships (`engine`: a name in ENGINES), or by a `model` that takes a style (an
+    AdaIN decoder, a student of the ONNX network). With an AdaIN `model` (or engine),
     strength is its α, and several styles blend by `style_weights` or paint the regions of
     `masks`, one per style.
 
@@ -135,6 +145,8 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     """
     if isinstance(style, (list, tuple)) and len(style) == 1:
         style = style[0]
+    if engine is not None:
+        model = engine_model(engine, preset, style, model)
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
     if given == ["preset"] and uses_names(preset):
         given, model = ["preset", "model"], NAMED_MODEL
@@ -159,6 +171,19 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
     if style is not None:
         return ArbitraryStylizer(style, device)
     return as_stylizer(_loaded(model, device), device)
+
+
+def engine_model(engine: str, preset: Any, style: Any, model: Any) -> Path | None:
+    """The shipped model file of an engine for a style image (None: the ONNX network)."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; the engines for --style: {', '.join(ENGINES)}")
+    if model is not None:
+        raise InputError(f"give --engine or --model, not both (engine {engine} is a shipped model)")
+    if style is None:
+        source = "a preset" if preset is not None else "no style image"
+        raise InputError(f"engine {engine} paints a --style image, and {source} was given "
+                         "(presets have networks of their own)")
+    return ENGINES[engine]
 
 
 def _loaded(model: Any, device: str) -> Any:
@@ -198,7 +223,8 @@ def _tile_painter(paint: Painter, multiple: int, strength: float, pixel_blend: b
 def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSource | None = None,
           model: Any = None, strength: float = 1.0, preserve_color: bool | str | None = False,
           size: int | tuple[int, int] | str | None = None, stroke_scale: float | str = "auto",
-          tile: int | None = None, device: str = "auto", callback: Callback | None = None) -> torch.Tensor:
+          tile: int | None = None, device: str = "auto", callback: Callback | None = None,
+          engine: str | None = None) -> torch.Tensor:
     """Stylize `content` in one pass; returns (1, 3, H, W) RGB in [0, 1] at the photo's size.
 
     Give exactly one style source:
@@ -207,6 +233,9 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
       style    any image (path, PIL, array, tensor): its style is read once, the photo is
                painted at full resolution (the network is not run at a fixed 384 px)
       model    a trained network: a `.bw` file, a Stylizer (see `load_stylizer`) or a torch module
+    engine          for a style image: the network that paints it, a name in ENGINES ("magenta",
+                    the default: the ONNX arbitrary-style network; "adain": our AdaIN decoder,
+                    whose strength is AdaIN's α)
 
     strength        0 returns the photo unchanged, 1 the full style, 0.5 about half-way (style and
                     content distances move evenly). It blends the painting with the photo; for a
@@ -218,8 +247,8 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
     size            resize the photo first: long side in px, or (H, W), or "WxH". Default: as is.
     stroke_scale    stroke size as a multiple of the network's own (in output pixels): the photo is
                     painted at its size divided by this and upsampled, guided by the photo. 'auto'
-                    keeps the strokes relative to the picture: photos larger than STROKE_WORK px
-                    are painted at that long side (smaller ones as they are).
+                    keeps the strokes relative to the picture: photos larger than 1.25 x STROKE_WORK
+                    px are painted at STROKE_WORK px long side (smaller ones as they are).
     tile            None: tile automatically above TILE_PIXELS (tiles of TILE px); 0: never;
                     or the tile side in px. Tiles overlap by min(256, tile / 2) px, are feathered,
                     and share the whole image's normalisation statistics (no seams, no patches).
@@ -231,7 +260,7 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
     stroke_scale = check_stroke_scale(stroke_scale)
     tile = check_tile(tile)
     size = parse_size(size)
-    stylizer = load_stylizer(preset, style, model, device)
+    stylizer = load_stylizer(preset, style, model, device, engine=engine)
     return run_stylizer(stylizer, load_content(content, size), strength, preserve_color, tile, callback,
                         stroke_scale)
 
@@ -240,9 +269,8 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
                  style: ImageSource | None = None, model: Any = None, strength: float = 1.0,
                  preserve_color: bool | str | None = False, size: int | tuple[int, int] | str | None = None,
                  stroke_scale: float | str = "auto", tile: int | None = None, device: str = "auto",
-                 overwrite: bool = False,
-                 callback: Callback | None = None,
-                 on_skip: Callable[[Path, InputError], None] | None = None) -> FolderResult:
+                 overwrite: bool = False, callback: Callback | None = None,
+                 on_skip: Callable[[Path, InputError], None] | None = None, engine: str | None = None) -> FolderResult:
     """`apply` to every photo directly inside `folder`, each saved as `output`/<name>.png.
 
     Everything is checked before the first photo is painted (the options, the output folder,
@@ -256,7 +284,7 @@ def apply_folder(folder: str | os.PathLike, output: str | os.PathLike, preset: P
     tile = check_tile(tile)
     size = parse_size(size)
     pairs = plan_folder(folder, output, overwrite=overwrite)
-    stylizer = load_stylizer(preset, style, model, device)
+    stylizer = load_stylizer(preset, style, model, device, engine=engine)
 
     def paint(photo: torch.Tensor) -> torch.Tensor:
         return run_stylizer(stylizer, load_content(photo, size), strength, preserve_color, tile,

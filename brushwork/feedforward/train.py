@@ -197,8 +197,10 @@ def init_decoder(net: AdaINNet, source: str | os.PathLike) -> None:
         raise InputError(f"{source}: a {model.kind} model; an AdaIN decoder starts from an adain or photowct model")
     convs = model.network.decoders["relu4_1"].convs
     with torch.no_grad():
-        for mine, theirs in zip(net.decoder.convs, convs, strict=True):
+        for (_, _, up), mine, theirs in zip(net.decoder.LAYERS, net.decoder.convs, convs, strict=True):
             mine.load_state_dict(theirs.state_dict())
+            if up:  # unpooling fills one pixel in four, nearest upsampling all four: halve what follows
+                mine[1].weight.mul_(0.5)
         last = net.decoder.convs[-1][1]  # PhotoWCT's decoder ends in RGB, ours in a sigmoid's logit:
         last.weight.mul_(4.0)            # logit(y) ~ 4 (y - 0.5) around mid-grey
         last.bias.sub_(0.5).mul_(4.0)
