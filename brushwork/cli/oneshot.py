@@ -148,7 +148,6 @@ def register(sub: Any) -> None:
                         "  brushwork apply photo.jpg --preset 7 -o out.png\n"
                         "  brushwork apply photo.jpg --preset 3:0.5,12:0.5 -o out.png\n"
                         "  brushwork apply photo.jpg --style painting.jpg -o out.png\n"
-                        "  brushwork apply photo.jpg --style a.jpg --engine adain --strength 0.6 -o out.png\n"
                         "  brushwork apply photo.jpg --preset 7 --strength 0.6 --preserve-color -o out.png\n"
                         "  brushwork apply big.jpg --preset 19 --stroke-scale 2 -o out.png   # bolder strokes\n"
                         "  brushwork apply photos/ --preset 19 -o out/        # writes out/<name>.png\n"
@@ -169,8 +168,7 @@ def register(sub: Any) -> None:
     from ..feedforward.apply import ENGINES
     src.add_argument("--engine", default=None, metavar="|".join(ENGINES),
                      help="the network that paints a --style image: magenta (default: the ONNX arbitrary-style "
-                     "network) or ours, adain (its --strength is AdaIN's alpha; it blends --style images and "
-                     "paints --mask regions)")
+                     "network)")
     src.add_argument("--blend", type=args.weights, default=None, metavar="W1,W2,...",
                      help="weights of several --style images (AdaIN; normalised, default equal)")
     src.add_argument("--mask", action="append", default=None, metavar="MASK",

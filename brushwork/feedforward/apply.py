@@ -49,8 +49,7 @@ STROKE_SCALES = (0.25, 16.0)  # the range of a numeric stroke_scale
 UPSAMPLE_RADIUS, UPSAMPLE_EPS = 1, 1e-3  # the upsampler's window (working px) and ridge (BENCHMARKS.md)
 
 # The networks that paint a style image (`engine`): the ONNX arbitrary-style network, and ours.
-ENGINES: dict[str, Path | None] = {"magenta": None,
-                                   "adain": Path(__file__).parent / "models" / "adain.bw"}
+ENGINES: dict[str, Path | None] = {"magenta": None}
 
 
 def overlap_for(tile: int) -> int:
@@ -134,7 +133,7 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
 
     A style image alone is painted by the ONNX arbitrary-style network (`engine` "magenta"), by
     one of ours that ships (`engine`: a name in ENGINES), or by a `model` that takes a style (an
-    AdaIN decoder, a student of the ONNX network). With an AdaIN `model` (or engine),
+    AdaIN decoder, a student of the ONNX network). With an AdaIN `model`,
     strength is its α, and several styles blend by `style_weights` or paint the regions of
     `masks`, one per style.
 
@@ -234,8 +233,7 @@ def apply(content: ImageSource, preset: PresetSpec | None = None, style: ImageSo
                painted at full resolution (the network is not run at a fixed 384 px)
       model    a trained network: a `.bw` file, a Stylizer (see `load_stylizer`) or a torch module
     engine          for a style image: the network that paints it, a name in ENGINES ("magenta",
-                    the default: the ONNX arbitrary-style network; "adain": our AdaIN decoder,
-                    whose strength is AdaIN's α)
+                    the default: the ONNX arbitrary-style network)
 
     strength        0 returns the photo unchanged, 1 the full style, 0.5 about half-way (style and
                     content distances move evenly). It blends the painting with the photo; for a

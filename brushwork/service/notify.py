@@ -163,8 +163,8 @@ def send_email(job: Job, cfg, secret: bytes) -> None:
         raise Retry(f"email not sent ({e})") from None
 
 
-def deliver(svc, job_id: str, channel: str) -> str:
-    """Send one notification now; raises Retry/Permanent. Records "sent" on the job."""
+def deliver(svc, job_id: str, channel: str) -> None:
+    """Send one notification now; raises Retry/Permanent."""
     job = svc.db.get(job_id)
     if job is None:
         raise Permanent("the job no longer exists")
@@ -174,8 +174,6 @@ def deliver(svc, job_id: str, channel: str) -> str:
         send_email(job, svc.cfg, svc.secret)
     else:
         raise Permanent(f"unknown channel {channel!r}")
-    record(svc, job_id, channel, "sent")
-    return "sent"
 
 
 def record(svc, job_id: str, channel: str, outcome: str) -> None:
@@ -209,5 +207,6 @@ def attempt(svc, nid: int, holder: str) -> float | None:
         svc.db.settle_notification(nid, f"failed: {e}", "failed")
         record(svc, note.job_id, note.channel, f"failed: {e}")
         return None
-    svc.db.settle_notification(nid, "sent", "sent")
+    svc.db.settle_notification(nid, "sent", "sent")     # the try first: whoever sees "sent" on the job sees it too
+    record(svc, note.job_id, note.channel, "sent")
     return None
