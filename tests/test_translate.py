@@ -15,7 +15,7 @@ import brushwork
 from brushwork.cli import main
 from brushwork.errors import InputError
 from brushwork.feedforward.modelfile import load_model, read_card
-from brushwork.translate.losses import ImagePool, gan_loss, patch_nce
+from brushwork.translate.losses import ImagePool, diff_augment, gan_loss, patch_nce, vgg_loss
 from brushwork.translate.model import TranslationModel
 from brushwork.translate.networks import PatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
 from brushwork.translate.reference import load_reference
@@ -177,6 +177,46 @@ def test_the_pool_returns_past_images():
 
 
 # --- recipes --------------------------------------------------------------------------------
+
+def test_diff_augment_is_random_per_image_reproducible_and_differentiable():
+    x = (torch.rand(3, 6, 32, 32) * 2 - 1).requires_grad_()
+    out = diff_augment(x, torch.Generator().manual_seed(1), slice(3, 6))
+    again = diff_augment(x, torch.Generator().manual_seed(1), slice(3, 6))
+    assert out.shape == x.shape and torch.equal(out, again)
+    assert not torch.allclose(out, diff_augment(x, torch.Generator().manual_seed(2), slice(3, 6)))
+    holes = (out == 0).all(1).float().mean((1, 2))          # the cutout: a quarter of each image
+    assert (holes >= 0.2).all()
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    edges = torch.rand(1, 3, 32, 32) + 0.1                      # colour is drawn only on channels 3-5:
+    aug = diff_augment(torch.cat([edges, edges], 1), torch.Generator().manual_seed(3), slice(3, 6))
+    moved = aug[:, :3][aug[:, :3] != 0]                         # the edge map is only shifted and cut
+    assert torch.isin(moved, edges).all()
+    assert not torch.isin(aug[:, 3:][aug[:, 3:] != 0], edges).all()
+
+
+def test_the_vgg_loss_is_zero_for_the_same_image_and_grows_with_blur():
+    from brushwork.features.vgg import vgg19
+    from brushwork.translate.losses import VGG_TAPS
+    vgg = vgg19(VGG_TAPS)
+    img = torch.from_numpy(blobs(np.random.default_rng(3), 64, 64, cell=4).copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    blurred = torch.nn.functional.avg_pool2d(img, 5, 1, 2, count_include_pad=False)
+    assert float(vgg_loss(vgg, img, img)) == 0.0
+    slight = float(vgg_loss(vgg, blurred, img))
+    heavy = float(vgg_loss(vgg, torch.nn.functional.avg_pool2d(blurred, 9, 1, 4, count_include_pad=False), img))
+    assert 0 < slight < heavy
+
+
+def test_pix2pix_with_the_vgg_loss_and_augmented_discriminator(data, tmp_path):
+    seen, cb = record()
+    brushwork.train_pix2pix(data["pairs"], tmp_path / "hd.bw", steps=30, vgg_weight=10.0, augment=True,
+                            callback=cb, lr=1e-3, **TINY)
+    assert set(seen[-1].losses) == {"D", "G_gan", "L1", "VGG"}
+    before, after = falls(seen, "VGG")
+    assert after < before
+    training = read_card(tmp_path / "hd.bw")["training"]
+    assert training["loss_weights"]["vgg"] == 10.0 and "DiffAugment" in training["discriminator"]
+
 
 def test_pix2pix_losses_fall_and_both_optimizers_update(data, tmp_path, monkeypatch):
     from brushwork.translate import recipes

@@ -15,7 +15,7 @@ from .render import ProgressBar
 TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
-                 "generator",
+                 "generator", "vgg_weight", "augment",
                  "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "gram_weight",
                  "init")
 
@@ -139,6 +139,12 @@ def _translation_options(p: argparse.ArgumentParser, func: Callable[..., Any]) -
         g.add_argument("--upsample", choices=("transposed", "resize"), default=d("upsample"),
                        help="the U-Net's way up: transposed convs (the paper's) or nearest doubling + conv, "
                             f"which paints no checkerboard (default {d('upsample')})")
+        g.add_argument("--vgg-weight", type=args.non_negative, default=d("vgg_weight"),
+                       help="weight of pix2pixHD's VGG-19 feature loss to the true image; 10 is pix2pixHD's "
+                            f"(default {d('vgg_weight'):g}: the paper's pix2pix)")
+        g.add_argument("--augment", action="store_true",
+                       help="show the discriminator DiffAugmented pairs (colour, shift, cutout): it then "
+                            "memorises a few hundred photos far later")
         g.add_argument("--holdout", type=int, default=d("holdout"), metavar="N",
                        help="keep the last N pairs (by name) out of training (the card lists them)")
     if "cycle_weight" in params:

@@ -72,3 +72,47 @@ class ImagePool:
     def load(self, state: dict[str, Any], device: torch.device) -> None:
         self.size = int(state["size"])
         self.images = [t.to(device) for t in state["images"]]
+
+
+def diff_augment(x: torch.Tensor, g: torch.Generator, colour_channels: slice = slice(None)) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) for what a discriminator sees, in [-1, 1]: random brightness,
+    saturation and contrast (on `colour_channels`), a shift by up to 1/8 of the side (zero-filled)
+    and one cutout of half the side, each drawn per image from `g`. Differentiable, so the
+    generator learns through it; a discriminator that sees both real and fake images augmented
+    this way overfits a few hundred images far later (the paper's 100-image results)."""
+    n, _, h, w = x.shape
+    r = lambda *shape: torch.rand(*shape, generator=g).to(x.device, x.dtype)  # noqa: E731
+    c = x[:, colour_channels]
+    c = c + (r(n, 1, 1, 1) - 0.5)
+    mean = c.mean(1, keepdim=True)
+    c = (c - mean) * (r(n, 1, 1, 1) * 2) + mean
+    mean = c.mean((1, 2, 3), keepdim=True)
+    c = (c - mean) * (r(n, 1, 1, 1) + 0.5) + mean
+    x = x.clone()
+    x[:, colour_channels] = c
+    sy, sx = h // 8, w // 8
+    dy = torch.randint(-sy, sy + 1, (n,), generator=g).tolist()
+    dx = torch.randint(-sx, sx + 1, (n,), generator=g).tolist()
+    padded = F.pad(x, (sx, sx, sy, sy))
+    x = torch.stack([padded[i, :, sy + dy[i]:sy + dy[i] + h, sx + dx[i]:sx + dx[i] + w] for i in range(n)])
+    ch, cw = h // 2, w // 2
+    cy = torch.randint(0, h - ch + 1, (n,), generator=g).tolist()
+    cx = torch.randint(0, w - cw + 1, (n,), generator=g).tolist()
+    keep = torch.ones(n, 1, h, w, device=x.device, dtype=x.dtype)
+    for i in range(n):
+        keep[i, :, cy[i]:cy[i] + ch, cx[i]:cx[i] + cw] = 0
+    return x * keep
+
+
+VGG_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+VGG_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+
+def vgg_loss(vgg: Any, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """pix2pixHD's perceptual term: L1 between VGG-19 relu1_1..relu5_1 features of the two images
+    (in [-1, 1]), weighted 1/32 .. 1 from shallow to deep, the target's taken without gradient.
+    VGG's activations are in caffe units (0-255 input), so they are divided by 255 to match."""
+    with torch.no_grad():
+        want = vgg((real + 1) / 2)
+    got = vgg((fake + 1) / 2)
+    return sum(wt * F.l1_loss(got[t].float(), want[t].float()) for t, wt in zip(VGG_TAPS, VGG_WEIGHTS)) / 255.0

@@ -24,7 +24,8 @@ from torch import nn
 from ..training.data import BatchSource, step_generator
 from ..training.precision import autocast
 from ..feedforward.modelfile import load_model, make_card, save_model
-from .losses import ImagePool, gan_loss, patch_nce
+from ..features.vgg import vgg19
+from .losses import VGG_TAPS, ImagePool, diff_augment, gan_loss, patch_nce, vgg_loss
 from .model import Translator
 from .networks import PatchMLP, Unit, init_weights
 
@@ -104,7 +105,7 @@ class Pix2PixRecipe(_TranslationRecipe):
 
     def __init__(self, g: nn.Module, d: nn.Module, data: BatchSource, steps: int, lr: float, seed: int,
                  device: torch.device, dtype: torch.dtype, l1_weight: float, gan_weight: float, gan_mode: str,
-                 reverse: bool,
+                 reverse: bool, vgg_weight: float, augment: bool,
                  preview: tuple[torch.Tensor, torch.Tensor], config: dict[str, Any],
                  data_cards: dict[str, dict[str, Any]]):
         gan = gan_weight > 0  # without the GAN term there is no discriminator
@@ -112,24 +113,34 @@ class Pix2PixRecipe(_TranslationRecipe):
                     lr, steps, seed, device, dtype, gan_mode)
         self.data, self.config, self.styles, self.data_cards = data, config, [], data_cards
         self.l1_weight, self.gan_weight, self.reverse, self.preview_pair = l1_weight, gan_weight, reverse, preview
+        self.vgg_weight, self.augment = vgg_weight, augment
+        self.vgg = vgg19(VGG_TAPS, device=device) if vgg_weight > 0 else None
+
+    def _judge(self, d: nn.Module, a: torch.Tensor, b: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """D's logits on the pair (a, b), DiffAugmented (colour on b only) when the recipe augments."""
+        pair = torch.cat([a, b], 1)
+        return d(diff_augment(pair, g, slice(3, 6)) if self.augment else pair)
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
         a, b = (batch[1], batch[0]) if self.reverse else batch
         a, b = a * 2 - 1, b * 2 - 1
         g, d = self.networks["G"], self.networks.get("D")
         out: dict[str, torch.Tensor] = {}
+        rng = step_generator(self.seed, step, 7)
         with autocast(self.device, self.dtype):
             fake = g(a)
             if d is not None:
-                out["D"] = 0.5 * (self._gan(d(torch.cat([a, fake.detach()], 1)), False)
-                                  + self._gan(d(torch.cat([a, b], 1)), True))
+                out["D"] = 0.5 * (self._gan(self._judge(d, a, fake.detach(), rng), False)
+                                  + self._gan(self._judge(d, a, b, rng), True))
         if d is not None:
             self._step("D", out["D"])
             _grad([d], False)
         with autocast(self.device, self.dtype):
             losses = {"L1": self.l1_weight * F.l1_loss(fake.float(), b)}
+            if self.vgg is not None:
+                losses["VGG"] = self.vgg_weight * vgg_loss(self.vgg, fake, b)
             if d is not None:
-                losses["G_gan"] = self.gan_weight * self._gan(d(torch.cat([a, fake], 1)), True)
+                losses["G_gan"] = self.gan_weight * self._gan(self._judge(d, a, fake, rng), True)
         self._step("G", sum(losses.values()))
         if d is not None:
             _grad([d], True)

@@ -55,8 +55,8 @@ def _check_common(ngf: int, ndf: int) -> None:
 def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, direction: str = "AtoB",
                   steps: int = 20_000, batch_size: int = 1, size: int = 256, ngf: int = 64, ndf: int = 64,
                   downs: int | None = None, l1_weight: float = 100.0, gan_weight: float = 1.0,
-                  gan_mode: str = "vanilla", upsample: str = "transposed",
-                  holdout: int = 0, lr: float = 2e-4, scale_jitter: Sequence[float] = (1.0, 1.12),
+                  gan_mode: str = "vanilla", upsample: str = "transposed", vgg_weight: float = 0.0,
+                  augment: bool = False, holdout: int = 0, lr: float = 2e-4, scale_jitter: Sequence[float] = (1.0, 1.12),
                   checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                   seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                   workers: int | None = None, callback: Callback | None = None,
@@ -68,7 +68,10 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
     size: 8 for 256 px, 7 for 128); the discriminator is the 70x70 PatchGAN on (input, output).
     `l1_weight` is λ (100); `gan_weight` 0 trains the plain L1 U-Net (the paper's baseline: no
     discriminator); `gan_mode` "vanilla" (BCE, the paper's) or "lsgan"; `upsample` "transposed"
-    (the paper's) or "resize" (nearest doubling + conv: no checkerboard). `holdout` keeps
+    (the paper's) or "resize" (nearest doubling + conv: no checkerboard); `vgg_weight` adds
+    pix2pixHD's VGG-19 feature loss to the true image (0: the paper's pix2pix); `augment` shows
+    the discriminator DiffAugmented pairs (Zhao et al. 2020), which keeps it from memorising a
+    few hundred photos within a few hundred steps. `holdout` keeps
     the last N pairs (by name) out of training: the card lists them, the preview shows the first.
     The learning rate is constant for half the steps, then falls linearly to zero.
     """
@@ -80,6 +83,7 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
         raise InputError(f"upsampling must be one of {', '.join(UPSAMPLES)}, not {upsample!r}")
     non_negative(l1_weight, "L1 weight")
     non_negative(gan_weight, "GAN weight")
+    non_negative(vgg_weight, "VGG weight")
     _check_common(ngf, ndf)
     positive_int(holdout, "held-out pairs", 0)
     levels = downs if downs is not None else max(5, size.bit_length() - 1) if isinstance(size, int) else 8
@@ -98,10 +102,11 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
     config = {"data_path": str(folder.root), "direction": direction, "data_size": opt.size,
               "batch_size": opt.batch_size, "lr": opt.lr, "lr_schedule": "constant, then linear to 0 from half-way",
               "scale_jitter": list(opt.scale_jitter), "gan_mode": gan_mode, "holdout": holdout,
-              "loss_weights": {"gan": gan_weight, "l1": l1_weight}, "ngf": ngf, "ndf": ndf,
-              "discriminator": "PatchGAN 70x70, conditional (input, output)"}
+              "loss_weights": {"gan": gan_weight, "l1": l1_weight, "vgg": vgg_weight}, "ngf": ngf, "ndf": ndf,
+              "discriminator": "PatchGAN 70x70, conditional (input, output)"
+                               + (", DiffAugment (colour, translation, cutout)" if augment else "")}
     recipe = Pix2PixRecipe(g, d, batches, opt.steps, opt.lr, seed_, opt.device, opt.dtype, l1_weight, gan_weight, gan_mode,
-                           direction == "BtoA", (pair[:, :3], pair[:, 3:]), config, {"data": _data_card(folder, opt)})
+                           direction == "BtoA", vgg_weight, augment, (pair[:, :3], pair[:, 3:]), config, {"data": _data_card(folder, opt)})
     return fit_recipe(recipe, opt, seed_)
 
 
