@@ -1,7 +1,7 @@
 """Translation quality and speed: pix2pix against the L1-only U-Net on held-out pairs, an
 unpaired model's KID before and after training, time per 512 px translation, and example sheets.
 
-    .venv/bin/python bench/translate_quality.py --pix2pix edges2photo.bw --l1 edges2photo_l1.bw \\
+    .venv/bin/python bench/translate_quality.py --pix2pix edges2photo.bw [more.bw ...] --l1 edges2photo_l1.bw \\
         --unpaired photo2painting.bw --sheets docs/images
 
 pix2pix: the held-out pairs are the ones the model's card lists (`holdout`); each edge map is
@@ -112,7 +112,7 @@ def sheet(rows: list[list[torch.Tensor]], height: int = 192, pad: int = 4) -> to
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pix2pix", type=Path)
+    ap.add_argument("--pix2pix", type=Path, nargs="+", help="pix2pix models (compared side by side, by file name)")
     ap.add_argument("--l1", type=Path, help="the L1-only U-Net of the same size and budget")
     ap.add_argument("--unpaired", type=Path)
     ap.add_argument("--photos", type=Path, default=DATA / "photos" / "kodak24_mcmaster")
@@ -126,9 +126,8 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     if a.pix2pix:
-        card = read_card(a.pix2pix)
-        pairs = held_out_pairs(card)
-        models = {"pix2pix": load_model(a.pix2pix, "cpu")}
+        pairs = held_out_pairs(read_card(a.pix2pix[0]))
+        models = {p.stem: load_model(p, "cpu") for p in a.pix2pix}
         if a.l1:
             models["L1 only"] = load_model(a.l1, "cpu")
         for name, m in models.items():

@@ -3,6 +3,8 @@
 - `Pix2PixRecipe` (Isola et al. 2017): a U-Net G and a conditional PatchGAN D on (A, B) pairs;
   D: BCE on (A, B) real and (A, G(A)) fake, halved; G: fool D + λ·L1 to B (λ 100). With GAN
   weight 0 it is the plain L1-trained U-Net (no discriminator at all): the paper's baseline.
+  Options for small sets: pix2pixHD's VGG-19 feature loss to B, and DiffAugment on every pair D
+  sees (real and fake alike, drawn per step so a resumed run draws the same).
 - `CycleGANRecipe` (Zhu et al. 2017): G_A: A->B, G_B: B->A, D_A judges B, D_B judges A; LSGAN;
   cycle λ 10 each way, identity 0.5·λ; the discriminators learn from a pool of 50 past fakes.
 - `CUTRecipe` (Park et al. 2020): one G, one D, PatchNCE between the input's and the output's
