@@ -15,7 +15,8 @@ import brushwork
 from brushwork.cli import main
 from brushwork.errors import InputError
 from brushwork.feedforward.modelfile import load_model, read_card
-from brushwork.translate.losses import ImagePool, diff_augment, gan_loss, patch_nce, vgg_loss
+from brushwork.features.vgg import vgg19
+from brushwork.translate.losses import VGG_TAPS, ImagePool, diff_augment, gan_loss, patch_nce, vgg_loss
 from brushwork.translate.model import TranslationModel
 from brushwork.translate.networks import PatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
 from brushwork.translate.reference import load_reference
@@ -196,8 +197,6 @@ def test_diff_augment_is_random_per_image_reproducible_and_differentiable():
 
 
 def test_the_vgg_loss_is_zero_for_the_same_image_and_grows_with_blur():
-    from brushwork.features.vgg import vgg19
-    from brushwork.translate.losses import VGG_TAPS
     vgg = vgg19(VGG_TAPS)
     img = torch.from_numpy(blobs(np.random.default_rng(3), 64, 64, cell=4).copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
     blurred = torch.nn.functional.avg_pool2d(img, 5, 1, 2, count_include_pad=False)
@@ -512,6 +511,7 @@ def test_translate_demo_paints_the_built_in_photo_with_the_shipped_model(tmp_pat
     (lambda d, t: brushwork.train_pix2pix(d["badsize"], t / "x.bw", steps=1, **TINY), "pairs must match"),
     (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, holdout=5, **TINY), "hold out"),
     (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, direction="up", **TINY), "direction"),
+    (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, vgg_weight=-1, **TINY), "VGG weight"),
     (lambda d, t: brushwork.train_cyclegan(d["one"], d["b"], t / "x.bw", steps=1, **TINY), "at least two"),
     (lambda d, t: brushwork.train_cut(d["a"], d["empty"], t / "x.bw", steps=1, **TINY), "no images"),
     (lambda d, t: brushwork.train_cyclegan(d["a"], d["b"], t / "x.bw", steps=1, generator="resnet7", **TINY),

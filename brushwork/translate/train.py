@@ -56,7 +56,8 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
                   steps: int = 20_000, batch_size: int = 1, size: int = 256, ngf: int = 64, ndf: int = 64,
                   downs: int | None = None, l1_weight: float = 100.0, gan_weight: float = 1.0,
                   gan_mode: str = "vanilla", upsample: str = "transposed", vgg_weight: float = 0.0,
-                  augment: bool = False, holdout: int = 0, lr: float = 2e-4, scale_jitter: Sequence[float] = (1.0, 1.12),
+                  augment: bool = False, holdout: int = 0, lr: float = 2e-4,
+                  scale_jitter: Sequence[float] = (1.0, 1.12),
                   checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                   seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                   workers: int | None = None, callback: Callback | None = None,
@@ -105,8 +106,9 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
               "loss_weights": {"gan": gan_weight, "l1": l1_weight, "vgg": vgg_weight}, "ngf": ngf, "ndf": ndf,
               "discriminator": "PatchGAN 70x70, conditional (input, output)"
                                + (", DiffAugment (colour, translation, cutout)" if augment else "")}
-    recipe = Pix2PixRecipe(g, d, batches, opt.steps, opt.lr, seed_, opt.device, opt.dtype, l1_weight, gan_weight, gan_mode,
-                           direction == "BtoA", vgg_weight, augment, (pair[:, :3], pair[:, 3:]), config, {"data": _data_card(folder, opt)})
+    recipe = Pix2PixRecipe(g, d, batches, opt.steps, opt.lr, seed_, opt.device, opt.dtype, l1_weight, gan_weight,
+                           gan_mode, direction == "BtoA", vgg_weight, augment, (pair[:, :3], pair[:, 3:]), config,
+                           {"data": _data_card(folder, opt)})
     return fit_recipe(recipe, opt, seed_)
 
 
