@@ -18,7 +18,7 @@ from cli_util import OUTPUT_BYTES, assert_refused, run_cli
 from brushwork.batch import list_images
 from brushwork.errors import InputError, MissingWeightsError
 from brushwork.feedforward import NUM_PRESETS, apply, preset_sheet, preset_weights, presets
-from brushwork.feedforward.apply import load_stylizer
+from brushwork.feedforward.apply import ADAIN_MODEL, load_stylizer
 from brushwork.feedforward.presets import NAMED_MODEL, ArbitraryStylizer, check_preset
 from brushwork.image import array_to_tensor, luminance, resize, rgb_to_yiq
 
@@ -105,16 +105,16 @@ def test_bad_preset_specs(spec, message):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(style=["a.png", "b.png"]), "need an AdaIN --model"),
-    (dict(style="s.png", masks=["m.png"]), "need an AdaIN --model"),
-    (dict(preset="wave", style_weights=[1.0]), "need an AdaIN --model")])
+    (dict(style=["a.png", "b.png"]), "need --engine adain or an AdaIN --model"),
+    (dict(style="s.png", masks=["m.png"]), "need --engine adain or an AdaIN --model"),
+    (dict(preset="wave", style_weights=[1.0]), "need --engine adain or an AdaIN --model")])
 def test_blends_and_masks_of_style_images_need_adain(kw, message):
     with pytest.raises(InputError, match=message):
         load_stylizer(**kw)
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(style="s.png", engine="turbo"), "unknown engine 'turbo'; the engines for --style: magenta"),
+    (dict(style="s.png", engine="turbo"), "unknown engine 'turbo'; the engines for --style: magenta, adain"),
     (dict(preset=7, engine="magenta"), "engine magenta paints a --style image, and a preset was given"),
     (dict(engine="magenta"), "and no style image was given"),
     (dict(style="s.png", model="m.bw", engine="magenta"), "--engine or --model, not both")])
@@ -125,6 +125,38 @@ def test_bad_engines(kw, message):
 
 def test_the_magenta_engine_is_the_default_for_a_style_image(photo, painting):
     assert torch.equal(apply(photo, style=painting, engine="magenta"), apply(photo, style=painting))
+
+
+def test_the_adain_decoder_ships_with_its_card():
+    from importlib.resources import files
+
+    from brushwork.feedforward.modelfile import read_card
+    assert (files("brushwork.feedforward") / "models" / "adain.bw").is_file()
+    card = read_card(ADAIN_MODEL)
+    assert card["kind"] == "adain" and card["training"]["steps"] > 1000 and card["training"]["seconds"] > 0
+
+
+def test_the_adain_engine_paints_deterministically_with_alpha(photo, painting):
+    one = apply(photo, style=painting, engine="adain")
+    assert one.shape == photo.shape and torch.equal(apply(photo, style=painting, engine="adain"), one)
+    assert (one - apply(photo, style=painting)).abs().mean() > 0.02      # not the Magenta network
+    other = apply(photo, style=painting.flip(1), engine="adain")       # the painting's colours swapped
+    assert (one - other).abs().mean() > 0.02
+    faint = apply(photo, style=painting, engine="adain", strength=0.0)  # alpha 0: the photo, decoded
+    assert (faint - photo).abs().mean() < (one - photo).abs().mean()
+
+
+def test_the_adain_engine_blends_styles_and_paints_them_into_masks(photo, painting):
+    a, b = painting, painting.flip(1)
+    blend = apply(photo, model=load_stylizer(style=[a, b], style_weights=[1, 1], engine="adain"))
+    only_a, only_b = apply(photo, style=a, engine="adain"), apply(photo, style=b, engine="adain")
+    assert 0.01 < (blend - only_a).abs().mean() < (only_b - only_a).abs().mean()
+    top = torch.zeros(1, 1, *photo.shape[-2:])
+    top[..., : photo.shape[-2] // 2, :] = 1
+    placed = apply(photo, model=load_stylizer(style=[a, b], masks=[top, 1 - top], engine="adain"))
+    rows = slice(0, photo.shape[-2] // 4)                             # well inside the top region
+    assert (placed[..., rows, :] - only_a[..., rows, :]).abs().mean() < \
+        (placed[..., rows, :] - only_b[..., rows, :]).abs().mean()
 
 
 def test_all_of_one_preset_in_a_blend_is_that_preset(photo):

@@ -348,3 +348,10 @@ def test_cli_apply_an_engine_that_does_not_paint_the_source(photo, tmp_path, cap
     out = tmp_path / "o.png"
     code, _, err = run_cli(["apply", str(photo), "--preset", "7", "--engine", "magenta", "-o", str(out)], capsys)
     assert code == 2 and err.count("\n") == 1 and "paints a --style image" in err and not out.exists(), err
+
+
+def test_cli_apply_blends_two_styles_with_the_adain_engine(photo, style, tmp_path, capsys):
+    other, out = _png(tmp_path / "other.png", 40, 40, 3), tmp_path / "o.png"
+    code, _, err = run_cli(["apply", str(photo), "--style", str(style), "--style", str(other), "--blend", "2,1",
+                            "--engine", "adain", "--strength", "0.8", "-q", "-o", str(out)], capsys)
+    assert code == 0 and Image.open(out).size == Image.open(photo).size, err

@@ -162,13 +162,14 @@ def register(sub: Any) -> None:
                      "with a multistyle --model, its styles by number or name, e.g. wave:0.7,udnie:0.3")
     src.add_argument("--style", action="append", default=None, metavar="IMAGE",
                      help="any image as the style (also: the style for an AdaIN --model); repeat it to blend "
-                     "several with an AdaIN --model")
+                     "several with --engine adain or an AdaIN --model")
     src.add_argument("--model", default=d(api, "model"), metavar="FILE",
                      help="a network you trained ('brushwork train'), .bw")
     from ..feedforward.apply import ENGINES
     src.add_argument("--engine", default=None, metavar="|".join(ENGINES),
                      help="the network that paints a --style image: magenta (default: the ONNX arbitrary-style "
-                     "network)")
+                     "network) or adain (our AdaIN decoder: --strength is its alpha, and it blends several "
+                     "--style images or paints them into --mask regions)")
     src.add_argument("--blend", type=args.weights, default=None, metavar="W1,W2,...",
                      help="weights of several --style images (AdaIN; normalised, default equal)")
     src.add_argument("--mask", action="append", default=None, metavar="MASK",

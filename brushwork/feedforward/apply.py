@@ -49,7 +49,8 @@ STROKE_SCALES = (0.25, 16.0)  # the range of a numeric stroke_scale
 UPSAMPLE_RADIUS, UPSAMPLE_EPS = 1, 1e-3  # the upsampler's window (working px) and ridge (BENCHMARKS.md)
 
 # The networks that paint a style image (`engine`): the ONNX arbitrary-style network, and ours.
-ENGINES: dict[str, Path | None] = {"magenta": None}
+ADAIN_MODEL = Path(__file__).parent / "models" / "adain.bw"
+ENGINES: dict[str, Path | None] = {"magenta": None, "adain": ADAIN_MODEL}
 
 
 def overlap_for(tile: int) -> int:
@@ -151,7 +152,7 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
         given, model = ["preset", "model"], NAMED_MODEL
     several = isinstance(style, (list, tuple))
     if (style_weights is not None or masks is not None or several) and given != ["style", "model"]:
-        raise InputError("several style images, style weights and masks need an AdaIN --model")
+        raise InputError("several style images, style weights and masks need --engine adain or an AdaIN --model")
     if given == ["style", "model"]:
         loaded = _loaded(model, device)
         if not hasattr(loaded, "with_style"):

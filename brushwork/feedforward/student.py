@@ -75,7 +75,7 @@ class StudentModel(TrainedModel):
         """A Stylizer painting in the style of one image (strength moves its style vector as the
         teacher's does)."""
         if isinstance(styles, (list, tuple)) or weights is not None or masks is not None:
-            raise InputError("the student paints one style image; blends and masks need an AdaIN --model")
+            raise InputError("the student paints one style image; blends and masks need --engine adain or an AdaIN --model")
         return ArbitraryStylizer(styles, str(self.device), student=self)
 
     def painter_for(self, vector: np.ndarray, whole: torch.Tensor, tiled: bool = False) -> Painter:
