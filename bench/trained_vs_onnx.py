@@ -5,7 +5,8 @@ found in `$BRUSHWORK_DATA/samples/style` by the file names on its card) and each
 at long side `--size`:
 
   multistyle   apply(photo, preset=name)                         our preset network
-  student      apply(photo, style=painting, model=student.bw)    a student of the Magenta network (with --student)
+  student      apply(photo, style=painting, model=student.bw)    a student of the Magenta network (with --student;
+                                                                 an .onnx export runs in the Magenta network's place)
   adain        apply(photo, style=painting, model=adain.bw)      an AdaIN decoder (with --adain)
   onnx         apply(photo, style=painting)                      the Magenta arbitrary network
   onnx26       apply(photo, preset=N)                            the one of the 26 ONNX presets whose
@@ -42,7 +43,7 @@ import torch  # noqa: E402
 from _common import REPO, data_dir  # noqa: E402
 from brushwork.feedforward import NUM_PRESETS, apply, load_stylizer  # noqa: E402
 from brushwork.feedforward.modelfile import load_model  # noqa: E402
-from brushwork.feedforward.presets import NAMED_MODEL  # noqa: E402
+from brushwork.feedforward.presets import NAMED_MODEL, ArbitraryStylizer  # noqa: E402
 from brushwork.optimize import stylize  # noqa: E402
 from brushwork.image import fit, load_image, resize, save_image  # noqa: E402
 from brushwork.metrics import evaluate  # noqa: E402
@@ -68,11 +69,19 @@ def nearest_onnx_preset(painting: Path, photo: torch.Tensor, device: str) -> int
     return min(range(NUM_PRESETS), key=dist.__getitem__)
 
 
+def student_stylizer(path: str, painting: Path, device: str):
+    """A student .bw, or an ONNX graph in the Magenta transform network's place."""
+    if path.endswith(".onnx"):
+        return ArbitraryStylizer(painting, device, transform=path)
+    return load_stylizer(style=painting, model=path, device=device)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", default=NAMED_MODEL, help="our multistyle .bw (default: the shipped presets)")
     ap.add_argument("--adain", help="an AdaIN .bw to compare too")
-    ap.add_argument("--student", help="a student .bw ('brushwork train student') to compare too")
+    ap.add_argument("--student", help="a student .bw ('brushwork train student') or its ONNX export (e.g. the "
+                    "int8 graph of 'brushwork export --int8') to compare too")
     ap.add_argument("--no-iterate", action="store_true", help="skip image iteration (minutes per painting)")
     ap.add_argument("--photos", type=int, default=3)
     ap.add_argument("--size", type=int, default=512)
@@ -95,7 +104,7 @@ def main() -> None:
         stylizers = {"multistyle": presets.with_weights(k), "onnx": load_stylizer(style=painting, device=a.device),
                      "onnx26": load_stylizer(preset=near, device=a.device)}
         if a.student:
-            stylizers["student"] = load_stylizer(style=painting, model=a.student, device=a.device)
+            stylizers["student"] = student_stylizer(a.student, painting, a.device)
         if adain is not None:
             stylizers["adain"] = load_stylizer(style=painting, model=adain, device=a.device)
         if not a.no_iterate:

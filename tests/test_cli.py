@@ -355,3 +355,4 @@ def test_cli_apply_blends_two_styles_with_the_adain_engine(photo, style, tmp_pat
     code, _, err = run_cli(["apply", str(photo), "--style", str(style), "--style", str(other), "--blend", "2,1",
                             "--engine", "adain", "--strength", "0.8", "-q", "-o", str(out)], capsys)
     assert code == 0 and Image.open(out).size == Image.open(photo).size, err
+

@@ -8,12 +8,18 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from PIL import Image
+from skimage import data
 
 from brushwork.cli import main
 from brushwork.errors import InputError
-from brushwork.feedforward.export import export_onnx
+from brushwork.feedforward.apply import apply
+from brushwork.feedforward.export import INT8_TOLERANCE, export_onnx
 from brushwork.feedforward.modelfile import load_model, make_card, save_model
 from brushwork.feedforward.networks import AdaINNet, TransformerNet
+from brushwork.feedforward.presets import ArbitraryStylizer
+from brushwork.feedforward.student import student_network
+from brushwork.image import array_to_tensor, resize, save_image
 
 
 def perturbed(net: torch.nn.Module, scale: float = 0.1) -> torch.nn.Module:
@@ -34,8 +40,16 @@ def models(tmp_path_factory) -> dict:
     with torch.no_grad():
         for p in adain.decoder.parameters():
             p.mul_(2.0)
+    student = perturbed(student_network(), 0.05)
     styles = [{"name": n} for n in ("a", "b", "c")]
-    return {"root": root,
+    photos, paintings = root / "photos", root / "paintings"
+    for folder, images in ((photos, (data.astronaut(), data.coffee(), data.chelsea())),
+                           (paintings, (data.rocket(), data.coffee()[::-1], data.astronaut()[:, ::-1]))):
+        folder.mkdir()
+        for i, img in enumerate(images):
+            Image.fromarray(np.ascontiguousarray(img)).resize((160, 120)).save(folder / f"{i}.png")
+    return {"root": root, "calibration": (photos, paintings),
+            "student": save_model(student, root / "student.bw", make_card("student", student)),
             "fast": save_model(fast, root / "fast.bw", make_card("fast", fast, styles[:1])),
             "multistyle": save_model(multi, root / "multi.bw", make_card("multistyle", multi, styles)),
             "adain": save_model(adain, root / "adain.bw", make_card("adain", adain))}
@@ -89,3 +103,64 @@ def test_export_refuses_bad_paths(models, capsys):
         export_onnx(models["fast"], models["root"] / "model.txt")
     assert main(["export", str(models["fast"]), "--onnx", str(models["root"] / "no" / "x.onnx")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def photo() -> torch.Tensor:
+    return resize(array_to_tensor(data.astronaut()), (200, 264))
+
+
+def test_a_student_exports_in_the_place_of_the_onnx_transform_network(models, photo, stripes):
+    """NHWC in and out, the predictor's style vector: the arbitrary-style path paints with it as with
+    its own network, and matches the student's PyTorch painting."""
+    out = models["root"] / "student.onnx"
+    assert export_onnx(models["student"], out).max_error < 1e-4
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert (meta["brushwork_kind"], meta["brushwork_multiple"], meta["brushwork_precision"]) == ("student", "8", "float32")
+    graph = ArbitraryStylizer(stripes, "cpu", transform=out)
+    torch_path = load_model(models["student"], "cpu").with_style(stripes)
+    assert graph.multiple == 8 and graph.name.startswith("student")
+    got, want = apply(photo, model=graph), apply(photo, model=torch_path)
+    assert got.shape == photo.shape and (got - want).abs().mean() < 0.01   # PyTorch paints in bf16 where it can
+
+
+def test_an_int8_student_stays_close_and_paints_in_tiles_without_seams(models, photo, stripes):
+    out = models["root"] / "student_int8.onnx"
+    result = export_onnx(models["student"], out, int8=True, calibration=models["calibration"])
+    assert result.int8_mean_error is not None and result.int8_mean_error <= INT8_TOLERANCE
+    model = onnx.load(str(out))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["brushwork_precision"] == "int8" and any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    graph = ArbitraryStylizer(stripes, "cpu", transform=out)
+    fp32 = ArbitraryStylizer(stripes, "cpu", transform=models["root"] / "student.onnx")
+    whole = apply(photo, model=graph)
+    assert (whole - apply(photo, model=fp32)).abs().mean() < 2 * INT8_TOLERANCE
+    tiles = apply(photo, model=graph, tile=128)
+    assert (tiles - whole).abs().mean() < 0.01     # the tiles share the whole photo's norm statistics
+
+
+def test_int8_export_is_for_students_with_calibration_folders(models, capsys):
+    with pytest.raises(InputError, match="int8 export is for student models; this is a fast model"):
+        export_onnx(models["fast"], models["root"] / "f8.onnx", int8=True)
+    with pytest.raises(InputError, match="calibration folders are for an int8 export"):
+        export_onnx(models["student"], models["root"] / "s.onnx", calibration=models["calibration"])
+    assert not (models["root"] / "f8.onnx").exists()
+    out = models["root"] / "cli8.onnx"
+    photos, paintings = models["calibration"]
+    assert main(["export", str(models["student"]), "--onnx", str(out), "--int8",
+                 "--calibration", str(photos), str(paintings)]) == 0
+    assert out.is_file() and "int8, a mean difference of" in capsys.readouterr().err
+
+
+def test_cli_apply_paints_with_a_students_onnx_export_and_one_style_only(models, photo, tmp_path, capsys):
+    onnx_file, style, out = models["root"] / "cli_apply.onnx", tmp_path / "style.png", tmp_path / "o.png"
+    export_onnx(models["student"], onnx_file)
+    Image.fromarray(data.rocket()).resize((96, 64)).save(style)
+    save_image(photo, tmp_path / "photo.png")
+    assert main(["apply", str(tmp_path / "photo.png"), "--style", str(style), "--model", str(onnx_file), "-q",
+                 "-o", str(out)]) == 0
+    assert Image.open(out).size == (264, 200)
+    assert main(["apply", str(tmp_path / "photo.png"), "--style", str(style), "--style", str(style),
+                 "--model", str(onnx_file), "-o", str(tmp_path / "two.png")]) == 2
+    err = capsys.readouterr().err
+    assert "paints one style image" in err and err.count("\n") == 1 and not (tmp_path / "two.png").exists()

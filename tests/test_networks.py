@@ -7,7 +7,7 @@ import torch
 from brushwork.errors import InputError
 from brushwork.feedforward.base import Stylizer
 from brushwork.feedforward.modelfile import AdaINModel, MultiStyleModel, make_card
-from brushwork.feedforward.networks import AdaINNet, TransformerNet, mean_std
+from brushwork.feedforward.networks import AdaINNet, StudentNet, TransformerNet, mean_std
 
 
 def randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -52,20 +52,21 @@ def test_transformer_keeps_any_size_and_range(content):
 
 
 @torch.no_grad()
-def test_a_half_resolution_stem_keeps_any_size_and_rebuilds_from_its_card(content):
-    """The stride-2 stem and the pixel-shuffled output: the same sizes back, a multiple of 8, and
-    the card's architecture rebuilds the same network (the plain one's card has no such key)."""
+def test_the_student_network_keeps_any_size_and_rebuilds_from_its_card(content):
+    """Space-to-depth stem and pixel-shuffled output: the same sizes back, a multiple of 8, its
+    style weights matter, and the card's architecture rebuilds the same network."""
     from brushwork.feedforward.modelfile import architecture, build_network
-    net = randomised(TransformerNet(1, (8, 16, 16), 1, outer_kernel=3, half_res_stem=True))
-    assert net.multiple == 8 and "half_res_stem" not in TransformerNet().config
+    net = randomised(StudentNet(3, (4, 8, 16), 1))
+    assert net.multiple == 8
     for h, w in ((40, 64), (30, 42), (9, 11)):
-        out = net(content[..., :h, :w])
+        out = net(content[..., :h, :w], [1.0, 0.0, 0.0])
         assert out.shape == (1, 3, h, w) and 0 <= out.min() and out.max() <= 1
+    assert (net(content, [1.0, 0.0, 0.0]) - net(content, [0.0, 0.0, 1.0])).abs().mean() > 1e-3
     rebuilt = build_network(architecture(net))
     rebuilt.load_state_dict(net.state_dict())
-    assert rebuilt.multiple == 8 and torch.equal(rebuilt.eval()(content), net(content))
-    blocks = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert blocks[0].stride == (2, 2) and blocks[-1].out_channels == 12
+    assert torch.equal(rebuilt.eval()(content, [0.2, 0.3, 0.5]), net(content, [0.2, 0.3, 0.5]))
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[0].in_channels == 48 and convs[-2].out_channels == 12 and convs[-1].kernel_size == (1, 1)
 
 
 @torch.no_grad()

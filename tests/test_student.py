@@ -1,4 +1,4 @@
-"""The any-style student: distilled from the ONNX arbitrary-style network, run through `--engine student`."""
+"""The any-style student: distilled from the ONNX arbitrary-style network (its int8 export: tests/test_export.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +12,7 @@ from skimage import data
 from brushwork.errors import InputError
 from brushwork.feedforward import apply
 from brushwork.feedforward.modelfile import load_model
+from brushwork.feedforward.networks import StudentNet
 from brushwork.feedforward.student import (StudentModel, Teacher, conditioning, student_network,
                                            train_student)
 from brushwork.training import ImageFolder
@@ -40,7 +41,8 @@ def test_an_untrained_student_passes_the_photo_through_its_norms():
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         a, b = net(x, conditioning(np.zeros((1, 100)))), net(x, conditioning(np.ones((1, 100))))
-    assert torch.equal(a, b) and net.config["outer_kernel"] == 3 and net.n_styles == 101
+    assert torch.equal(a, b) and isinstance(net, StudentNet) and net.n_styles == 101
+    assert (a - x).abs().mean() < 0.12   # the photo through a gentle S-curve
 
 
 def test_distillation_moves_the_student_to_the_teacher(folders, tmp_path):
@@ -50,6 +52,8 @@ def test_distillation_moves_the_student_to_the_teacher(folders, tmp_path):
     first, last = (np.mean([p.loss for p in part]) for part in (seen[:3], seen[-3:]))
     assert last < 0.8 * first, [round(p.loss, 3) for p in seen]
     assert isinstance(model, StudentModel) and model.card["training"]["style_data"]["count"] == 2
+    assert any("painting" in p.losses for p in seen)          # the paintings' own Gram matrices count too
+    assert not torch.equal(model.network.weight_scale[:100], torch.ones(100))  # the vectors are standardised
     assert (tmp_path / "s.step000016.png").is_file()
     again = load_model(tmp_path / "s.bw", "cpu")
     out = apply(folders["photos"] / "p0.png", model=again.with_style(folders["paintings"] / "stripes.png"))
@@ -66,3 +70,12 @@ def test_the_teacher_paints_at_any_size(folders):
     assert v.shape == (2, 100)
     out = teacher.paint(torch.rand(2, 3, 36, 44), v)
     assert out.shape == (2, 3, 36, 44) and 0 <= out.min() and out.max() <= 1
+
+
+def test_the_student_can_copy_its_teacher_alone(folders, tmp_path):
+    seen = []
+    train_student(tmp_path / "s.bw", folders["photos"], folders["paintings"], steps=2, painting_weight=0,
+                  callback=seen.append, **TINY)
+    assert seen and not any("painting" in p.losses for p in seen)
+    with pytest.raises(InputError, match="painting weight"):
+        train_student(tmp_path / "t.bw", folders["photos"], folders["paintings"], steps=2, painting_weight=-1, **TINY)

@@ -103,10 +103,13 @@ def _apply_folder(a: argparse.Namespace, look: dict[str, Any]) -> int:
 def run_export(a: argparse.Namespace) -> int:
     from ..paths import check_not_input
     check_not_input(a.onnx, [a.model])
-    result = brushwork.export_onnx(a.model, a.onnx, check=a.check)
+    calibration = None if a.calibration is None else tuple(a.calibration)
+    result = brushwork.export_onnx(a.model, a.onnx, check=a.check, int8=a.int8, calibration=calibration)
     if not a.quiet:
         checked = ("not checked" if result.max_error is None
                    else f"onnxruntime matches PyTorch within {result.max_error:.2g}")
+        if result.int8_mean_error is not None:
+            checked += f"; int8, a mean difference of {result.int8_mean_error:.2g} on a photo"
         print(f"wrote {result.path} ({checked})", file=sys.stderr)
     return 0
 
@@ -119,6 +122,10 @@ def register(sub: Any) -> None:
     ex.add_argument("--onnx", required=True, type=Path, help="the ONNX file to write")
     ex.add_argument("--no-check", dest="check", action="store_false", default=d(brushwork.export_onnx, "check"),
                     help="skip running the file with onnxruntime against PyTorch")
+    ex.add_argument("--int8", action="store_true", help="a student model: quantize to int8 (the fast CPU graph; "
+                    "apply --style S --model FILE.onnx), calibrated on photos with paintings' style vectors")
+    ex.add_argument("--calibration", nargs=2, type=Path, metavar=("PHOTOS", "PAINTINGS"),
+                    help="folders to calibrate --int8 on (default $BRUSHWORK_DATA/photos and paintings)")
     options.quiet(ex, "print nothing on success")
     ex.set_defaults(func=run_export)
 
@@ -164,7 +171,8 @@ def register(sub: Any) -> None:
                      help="any image as the style (also: the style for an AdaIN --model); repeat it to blend "
                      "several with --engine adain or an AdaIN --model")
     src.add_argument("--model", default=d(api, "model"), metavar="FILE",
-                     help="a network you trained ('brushwork train'), .bw")
+                     help="a network you trained ('brushwork train'), .bw; or a student's ONNX export "
+                     "('brushwork export --int8') with --style")
     from ..feedforward.apply import ENGINES
     src.add_argument("--engine", default=None, metavar="|".join(ENGINES),
                      help="the network that paints a --style image: magenta (default: the ONNX arbitrary-style "

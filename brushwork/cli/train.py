@@ -17,7 +17,7 @@ TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter"
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
                  "generator", "vgg_weight", "augment",
                  "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "gram_weight",
-                 "init")
+                 "painting_weight", "init")
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -205,12 +205,15 @@ def register(sub: Any) -> None:
                           "arbitrary-style network (apply --style S --model student.bw)")
     st.add_argument("--content", type=Path, help=data_help)
     st.add_argument("--styles", type=Path, help="folder of style images (default $BRUSHWORK_DATA/paintings)")
-    st.add_argument("--feature-weight", type=args.non_negative,
-                    default=options.api_default(brushwork.train_student, "feature_weight"),
-                    help="weight of the VGG-19 feature distance to the teacher's painting, beside pixel L1")
-    st.add_argument("--gram-weight", type=args.non_negative,
-                    default=options.api_default(brushwork.train_student, "gram_weight"),
-                    help="weight of the Gram (texture) distance to the teacher's painting")
+    for flag, kind, what in (
+            ("feature_weight", args.non_negative, "weight of the VGG-19 feature distance to the teacher's painting, "
+             "beside pixel L1"),
+            ("gram_weight", args.non_negative, "weight of the Gram (texture) distance to the teacher's painting"),
+            ("painting_weight", args.non_negative, "weight of the relative Gram distance to the painting itself "
+             "(0: copy the teacher only)"),
+            ("style_size", args.positive_int, "long side in px the paintings' Gram matrices are taken at")):
+        default = options.api_default(brushwork.train_student, flag)
+        st.add_argument("--" + flag.replace("_", "-"), type=kind, default=default, help=f"{what} (default {default:g})")
     _training_options(st, brushwork.train_student)
 
     pw = kinds.add_parser("photowct", help="PhotoWCT's decoders for `brushwork photo --method wct` (Li et al. 2018)")

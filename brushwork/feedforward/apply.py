@@ -134,7 +134,8 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
 
     A style image alone is painted by the ONNX arbitrary-style network (`engine` "magenta"), by
     one of ours that ships (`engine`: a name in ENGINES), or by a `model` that takes a style (an
-    AdaIN decoder, a student of the ONNX network). With an AdaIN `model`,
+    AdaIN decoder, a student of the ONNX network, or a student's `.onnx` export, which paints in
+    the ONNX network's place). With an AdaIN `model`,
     strength is its α, and several styles blend by `style_weights` or paint the regions of
     `masks`, one per style.
 
@@ -147,6 +148,12 @@ def load_stylizer(preset: PresetSpec | None = None, style: ImageSource | Sequenc
         style = style[0]
     if engine is not None:
         model = engine_model(engine, preset, style, model)
+    if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx" and style is not None:
+        # a student's ONNX export, in the ONNX transform network's place
+        if isinstance(style, (list, tuple)) or style_weights is not None or masks is not None:
+            raise InputError(f"{Path(model).name} paints one style image; several style images, style weights "
+                             "and masks need --engine adain")
+        return ArbitraryStylizer(style, device, transform=model)
     given = [name for name, v in (("preset", preset), ("style", style), ("model", model)) if v is not None]
     if given == ["preset"] and uses_names(preset):
         given, model = ["preset", "model"], NAMED_MODEL

@@ -85,8 +85,7 @@ def build_network(arch: dict[str, Any]) -> nn.Module:
     try:
         if name == "transformer":
             return TransformerNet(int(arch["n_styles"]), tuple(int(c) for c in arch["channels"]),
-                                  int(arch["residual_blocks"]), int(arch.get("outer_kernel", 9)),
-                                  bool(arch.get("half_res_stem", False)))
+                                  int(arch["residual_blocks"]), int(arch.get("outer_kernel", 9)))
         if name == "adain":
             return AdaINNet()
         if name in _BUILDERS:

@@ -3,11 +3,10 @@
 - `TransformerNet` (Johnson et al. 2016): 9x9 conv (`outer_kernel`), two stride-2 convs, residual blocks, two
   nearest-neighbour upsamplings each followed by a conv (no transposed convs: no checkerboard),
   a 9x9 conv and a sigmoid; instance norm, ReLU and reflection padding throughout. With
-  `half_res_stem` the first conv has stride 2 and the last one paints 2x2 pixels per position
-  (a pixel shuffle): nothing runs at full resolution but those two, the residual blocks run at
-  1/8 size, and the network costs about a fifth of the plain one. With
   `n_styles > 1` every norm layer holds one (γ, β) per style: conditional instance norm
   (Dumoulin et al. 2017); `forward(x, weights)` blends the styles' (γ, β) linearly.
+- `StudentNet`: the any-style student's network, conditional instance norm on a style vector and
+  nothing at full resolution but a 1x1 colour map (space-to-depth stem, pixel-shuffled output).
 - `AdaINNet` (Huang & Belongie 2017): the frozen VGG-19 up to relu4_1 as encoder, adaptive
   instance normalisation, and a trained decoder that mirrors the encoder.
 
@@ -26,7 +25,7 @@ from ..features import FEATURE_SCALE, normalised, vgg19
 from ..features.stats import adain, mean_std
 
 __all__ = ["ADAIN_TAPS", "FEATURE_SCALE", "AdaINNet", "TransformerNet", "adain", "mean_std", "normalised",
-           "pad_to_multiple", "style_weights"]
+           "StudentNet", "pad_to_multiple", "style_weights"]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -105,36 +104,95 @@ class _Residual(nn.Module):
 class TransformerNet(nn.Module):
     """Johnson et al.'s image transformation network; conditional instance norm for n_styles > 1."""
 
-    multiple = 4  # 8 with a half-resolution stem (an instance attribute then)
+    multiple = 4
 
     def __init__(self, n_styles: int = 1, channels: Sequence[int] = (32, 64, 128), residual_blocks: int = 5,
-                 outer_kernel: int = 9, half_res_stem: bool = False):
+                 outer_kernel: int = 9):
         super().__init__()
         c1, c2, c3 = channels
         self.n_styles = n_styles
         self.config = {"n_styles": n_styles, "channels": list(channels), "residual_blocks": residual_blocks,
-                       "outer_kernel": outer_kernel, **({"half_res_stem": True} if half_res_stem else {})}
-        stem = 2 if half_res_stem else 1
-        self.multiple = 4 * stem
+                       "outer_kernel": outer_kernel}
         self.blocks = nn.ModuleList([
-            _ConvNorm(3, c1, outer_kernel, stem, n_styles=n_styles),
+            _ConvNorm(3, c1, outer_kernel, n_styles=n_styles),
             _ConvNorm(c1, c2, 3, 2, n_styles=n_styles),
             _ConvNorm(c2, c3, 3, 2, n_styles=n_styles),
             *[_Residual(c3, n_styles) for _ in range(residual_blocks)],
             _ConvNorm(c3, c2, 3, n_styles=n_styles, upsample=True),
             _ConvNorm(c2, c1, 3, n_styles=n_styles, upsample=True),
         ])
-        self.out = ConvLayer(c1, 3 * stem * stem, outer_kernel)
-        self.shuffle = nn.PixelShuffle(stem)
+        self.out = ConvLayer(c1, 3, outer_kernel)
 
     def body(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """The network proper: (N, 3, H, W), H and W multiples of `multiple`, and (N, n_styles) weights."""
         for block in self.blocks:
             x = block(x, weights)
-        return torch.sigmoid(self.shuffle(self.out(x)))
+        return torch.sigmoid(self.out(x))
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | Sequence[float] | None = None) -> torch.Tensor:
         """Stylize RGB (N, 3, H, W) in [0, 1]; `weights` (n_styles,) or (N, n_styles) blend the styles."""
+        w = style_weights(weights, self.n_styles, x.shape[0], x.device)
+        padded, (h, wd) = pad_to_multiple(x, self.multiple)
+        return self.body(padded, w)[..., :h, :wd]
+
+
+# --- the any-style student ------------------------------------------------------------------
+
+class StudentNet(nn.Module):
+    """A conditional-instance-norm network with nothing at full resolution but a 1x1 colour map.
+
+    Space-to-depth by 4 (each 4x4 block of pixels becomes 48 channels at 1/4 size), a 3x3 conv,
+    a stride-2 conv to 1/8 size, residual blocks there, then nearest-neighbour upsamplings each
+    followed by a conv (no checkerboard) to 1/4 size (plus the stem's features) and to 1/2 size,
+    a 3x3 conv to 2x2x3 values per position, a pixel shuffle to full size, plus a learnt 1x1
+    colour map of the photo itself (its fine detail reaches the output directly), then a
+    sigmoid. With channels (16, 64, 128) and 3 blocks that is about 28k multiply-adds a pixel,
+    a fifth of Magenta's transform network, in convolutions wide enough to run near the CPU's
+    peak. Norms as in `TransformerNet`: (N, n_styles) weights, first standardised by the stored
+    `weight_mean` and `weight_scale` (0 and 1 until a training sets them: a style vector's
+    components share a large common offset).
+    """
+
+    multiple = 8
+    SPACE_TO_DEPTH = 4
+
+    def __init__(self, n_styles: int = 1, channels: Sequence[int] = (16, 64, 128), residual_blocks: int = 3):
+        super().__init__()
+        c0, c1, c2 = channels
+        self.n_styles = n_styles
+        self.config = {"n_styles": n_styles, "channels": list(channels), "residual_blocks": residual_blocks}
+        self.stem = _ConvNorm(3 * self.SPACE_TO_DEPTH ** 2, c1, 3, n_styles=n_styles)
+        self.down = _ConvNorm(c1, c2, 3, 2, n_styles=n_styles)
+        self.residual = nn.ModuleList([_Residual(c2, n_styles) for _ in range(residual_blocks)])
+        self.up = _ConvNorm(c2, c1, 3, n_styles=n_styles, upsample=True)
+        self.fine = _ConvNorm(c1, c0, 3, n_styles=n_styles, upsample=True)
+        self.out = ConvLayer(c0, 12, 3)
+        self.colour = nn.Conv2d(3, 3, 1)
+        self.register_buffer("weight_mean", torch.zeros(n_styles))
+        self.register_buffer("weight_scale", torch.ones(n_styles))
+        with torch.no_grad():  # untrained: the photo through a gentle S-curve
+            self.out[1].weight.zero_()
+            self.out[1].bias.zero_()
+            self.colour.weight.copy_(4 * torch.eye(3)[:, :, None, None])
+            self.colour.bias.fill_(-2.0)
+
+    def architecture(self) -> dict:
+        return {"name": "student", **self.config, "norm": "conditional_instance", "space_to_depth": self.SPACE_TO_DEPTH,
+                "upsample": "nearest, then 2x2 pixel shuffle", "padding": "reflection", "output": "sigmoid",
+                "multiple": self.multiple}
+
+    def body(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W), H and W multiples of 8, and (N, n_styles) weights."""
+        weights = (weights - self.weight_mean) / self.weight_scale
+        stem = self.stem(F.pixel_unshuffle(x, self.SPACE_TO_DEPTH), weights)
+        h = self.down(stem, weights)
+        for block in self.residual:
+            h = block(h, weights)
+        h = self.fine(self.up(h, weights) + stem, weights)
+        return torch.sigmoid(F.pixel_shuffle(self.out(h), 2) + self.colour(x))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | Sequence[float] | None = None) -> torch.Tensor:
+        """Stylize RGB (N, 3, H, W) in [0, 1] with (n_styles,) or (N, n_styles) weights."""
         w = style_weights(weights, self.n_styles, x.shape[0], x.device)
         padded, (h, wd) = pad_to_multiple(x, self.multiple)
         return self.body(padded, w)[..., :h, :wd]

@@ -270,13 +270,15 @@ class ArbitraryStylizer:
     (BENCHMARKS.md, "One-pass strength").
 
     `student` (a `student.StudentModel`) paints with the style vector instead of the ONNX
-    transform network: our smaller network distilled from it.
+    transform network: our smaller network distilled from it. `transform` is another ONNX graph
+    in that network's place (a student's export, e.g. int8).
     """
 
     multiple = 4
     native_strength = False
 
-    def __init__(self, style: ImageSource, device: str = "auto", student: Any = None):
+    def __init__(self, style: ImageSource, device: str = "auto", student: Any = None,
+                 transform: str | os.PathLike | None = None):
         image = load_image(style)
         h, w = image.shape[-2:]
         if min(h, w) < MIN_STYLE_SIDE:
@@ -286,8 +288,10 @@ class ArbitraryStylizer:
         self.predict = runtime.ImageNetwork(model_path(PREDICT), device, nhwc=True)
         self.student = student
         if student is None:
-            self.transform = runtime.ImageNetwork(model_path(TRANSFORM), device, nhwc=True, free_size=True)
-        else:
+            self.transform = runtime.ImageNetwork(transform or model_path(TRANSFORM), device, nhwc=True,
+                                                  free_size=True)
+            self.multiple = self.transform.multiple
+        if student is not None or transform is not None:
             self.name = f"student: {self.name}"
         self.vector = self.style_vector(image)
 

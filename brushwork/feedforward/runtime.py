@@ -189,6 +189,8 @@ class ImageNetwork:
         self.path, self.device, self.nhwc = Path(path), device, nhwc
         self.spatial = ((1, 2) if nhwc else (2, 3)) if free_size else None
         self.session = session(self.path, device, self.spatial)  # refuses a bad device early
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.multiple = int(meta.get("brushwork_multiple", 4))  # our exports say; Magenta's networks need 4
 
     def _array(self, img) -> np.ndarray:
         x = img.detach().float().cpu()
