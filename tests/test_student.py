@@ -79,3 +79,28 @@ def test_the_student_can_copy_its_teacher_alone(folders, tmp_path):
     assert seen and not any("painting" in p.losses for p in seen)
     with pytest.raises(InputError, match="painting weight"):
         train_student(tmp_path / "t.bw", folders["photos"], folders["paintings"], steps=2, painting_weight=-1, **TINY)
+
+
+def test_a_student_trains_on_from_a_trained_one(folders, tmp_path):
+    """`init` starts from the saved weights (not a fresh network) and records where they came from."""
+    first = train_student(tmp_path / "a.bw", folders["photos"], folders["paintings"], steps=4, lr=3e-3, **TINY)
+    after = train_student(tmp_path / "b.bw", folders["photos"], folders["paintings"], steps=1, lr=1e-6,
+                          init=tmp_path / "a.bw", **TINY)
+    fresh = student_network()
+    a, b = first.network.float().state_dict(), after.network.float().state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-3) for k in a)
+    assert not all(torch.allclose(a[k], fresh.state_dict()[k], atol=1e-3) for k in a)
+    assert after.card["training"]["init"] == str(tmp_path / "a.bw")
+
+
+def test_only_a_student_can_start_a_student(folders, tmp_path):
+    from brushwork.feedforward.modelfile import make_card, save_model
+    from brushwork.feedforward.networks import TransformerNet
+    net = TransformerNet()
+    save_model(net, tmp_path / "fast.bw", make_card("fast", net, [{"name": "a"}]))
+    with pytest.raises(InputError, match="a fast model; --init needs a student .bw"):
+        train_student(tmp_path / "s.bw", folders["photos"], folders["paintings"], steps=1,
+                      init=tmp_path / "fast.bw", **TINY)
+    with pytest.raises(InputError):
+        train_student(tmp_path / "s.bw", folders["photos"], folders["paintings"], steps=1,
+                      init=tmp_path / "missing.bw", **TINY)

@@ -214,6 +214,9 @@ def register(sub: Any) -> None:
             ("style_size", args.positive_int, "long side in px the paintings' Gram matrices are taken at")):
         default = options.api_default(brushwork.train_student, flag)
         st.add_argument("--" + flag.replace("_", "-"), type=kind, default=default, help=f"{what} (default {default:g})")
+    st.add_argument("--init", metavar="FILE", default=None,
+                    help="start from a trained student .bw (its weights and size), e.g. to train on with other "
+                    "loss weights")
     _training_options(st, brushwork.train_student)
 
     pw = kinds.add_parser("photowct", help="PhotoWCT's decoders for `brushwork photo --method wct` (Li et al. 2018)")

@@ -46,6 +46,7 @@ CHANNELS = (16, 64, 128)
 BLOCKS = 3
 FEATURE_TAPS = ("relu2_2", "relu3_1")
 GRAM_TAPS = ("relu1_1", "relu2_1", "relu3_1")
+PAINTING_TAPS = GRAM_TAPS + ("relu4_1",)   # the painting's texture, at the scale of whole strokes too
 PHOTO_VECTORS = 150             # photos whose own style vectors are blended in (strength < 1)
 
 
@@ -135,20 +136,21 @@ class DistillRecipe(OneAdam):
         self._adam(net, settings.lr)
         self.teacher, self.paintings, self.photos = teacher, paintings, photos
         self.feature_weight, self.gram_weight, self.painting_weight = weights
-        self.vgg = vgg19(tuple(dict.fromkeys(FEATURE_TAPS + GRAM_TAPS)), device=self.device)
+        taps = FEATURE_TAPS + GRAM_TAPS + (PAINTING_TAPS if self.painting_weight else ())
+        self.vgg = vgg19(tuple(dict.fromkeys(taps)), device=self.device)
         self.preview_pair = preview
         self.painting_grams = self._painting_grams(painting_images, style_size) if self.painting_weight else None
 
     @torch.no_grad()
     def _painting_grams(self, folder: ImageFolder, size: int) -> dict[str, torch.Tensor]:
-        """Every painting's Gram matrices at GRAM_TAPS, its long side at `size`: tap -> (P, C, C)."""
-        grams: dict[str, list[torch.Tensor]] = {t: [] for t in GRAM_TAPS}
+        """Every painting's Gram matrices at PAINTING_TAPS, its long side at `size`: tap -> (P, C, C)."""
+        grams: dict[str, list[torch.Tensor]] = {t: [] for t in PAINTING_TAPS}
         for i in range(len(folder.files)):
             img = folder.load(i)
             img = resize(img, fit(img.shape[-2:], size)).to(self.device)
             with autocast(self.device, self.dtype):
                 f = self.vgg(img)
-            for t in GRAM_TAPS:
+            for t in PAINTING_TAPS:
                 grams[t].append(gram(f[t]).float()[0].cpu())
         return {t: torch.stack(g) for t, g in grams.items()}
 
@@ -179,13 +181,13 @@ class DistillRecipe(OneAdam):
         return self._update(losses, step)
 
     def _painting_loss(self, fy: dict[str, torch.Tensor], which: torch.Tensor, pure: torch.Tensor) -> torch.Tensor:
-        """Mean over GRAM_TAPS of ‖G(y) − G(painting)‖² / ‖G(painting)‖², over the unblended images."""
+        """Mean over PAINTING_TAPS of ‖G(y) − G(painting)‖² / ‖G(painting)‖², over the unblended images."""
         total = 0.0
-        for t in GRAM_TAPS:
+        for t in PAINTING_TAPS:
             gs = self.painting_grams[t][which].to(self.device)
             gy = gram(fy[t][pure.to(fy[t].device)]).float()
             total = total + ((gy - gs) ** 2).sum((1, 2)).div((gs ** 2).sum((1, 2))).mean()
-        return total / len(GRAM_TAPS)
+        return total / len(PAINTING_TAPS)
 
     def preview(self) -> torch.Tensor:
         """The photo, then teacher | student for the two preview style vectors."""
@@ -199,6 +201,15 @@ class DistillRecipe(OneAdam):
         return torch.cat([o.cpu().float() for o in out], dim=-1)
 
 
+def init_student(source: str | os.PathLike) -> StudentNet:
+    """A trained student's network (from its .bw), to train further with other settings."""
+    from .modelfile import load_model
+    model = load_model(source, "cpu")
+    if model.kind != "student":
+        raise InputError(f"{source}: a {model.kind} model; --init needs a student .bw")
+    return model.network.float().requires_grad_(True)
+
+
 def train_student(output: str | os.PathLike, content: str | os.PathLike | None = None,
                   styles: str | os.PathLike | None = None, *, steps: int = 8000, batch_size: int = 4,
                   size: int = 192, feature_weight: float = 0.1, gram_weight: float = 200.0,
@@ -208,11 +219,13 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
                   checkpoint_every: int | None = 250, resume: bool = False, preview_every: int | None = None,
                   seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                   workers: int | None = None, callback: Callback | None = None,
-                  minutes: float | None = None) -> StudentModel:
+                  minutes: float | None = None, init: str | os.PathLike | None = None) -> StudentModel:
     """Distil Magenta's arbitrary-style transform into a small network (see the module docstring):
     photos from `content` (default $BRUSHWORK_DATA/photos), style vectors of the images in `styles`
     (default $BRUSHWORK_DATA/paintings), each computed once by the teacher's predictor, and their
-    Gram matrices at a long side of `style_size` (for `painting_weight`; 0 distils only)."""
+    Gram matrices at a long side of `style_size` (for `painting_weight`; 0 distils only). `init`
+    starts from a trained student's weights (its channels and blocks), e.g. to go on with other
+    loss weights."""
     from .train import _common_kw, _data_card, _preview_content, photos_and_paintings
     from ..training.loop import non_negative, positive_int
     for value, what in ((feature_weight, "feature weight"), (gram_weight, "Gram weight"),
@@ -223,15 +236,19 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
                     preview_every, seed, device, dtype, workers, callback, minutes)
     opt = Settings.make(check_model_path(output), multiple=StudentNet.multiple, **kw)
     photos, paintings = photos_and_paintings(content, styles)
+    trained = None if init is None else init_student(init)
     seed = opt.resolve_seed()
     augment = opt.augment()
     teacher = Teacher()
     painting_vectors, photo_vectors = teacher.vectors(paintings), teacher.vectors(photos, PHOTO_VECTORS)
     torch.manual_seed(seed)
-    net = student_network(channels, residual_blocks)
-    with torch.no_grad():  # standardise the paintings' vectors (the constant row stays 1)
-        net.weight_mean[:VECTOR] = painting_vectors.mean(0)
-        net.weight_scale[:VECTOR] = painting_vectors.std(0).clamp_min(1e-3)
+    if trained is not None:
+        net = trained
+    else:
+        net = student_network(channels, residual_blocks)
+        with torch.no_grad():  # standardise the paintings' vectors (the constant row stays 1)
+            net.weight_mean[:VECTOR] = painting_vectors.mean(0)
+            net.weight_scale[:VECTOR] = painting_vectors.std(0).clamp_min(1e-3)
     preview_photo = _preview_content(photos, opt.size)
     config = {"data_path": str(photos.root), "style_path": str(paintings.root), "data_size": opt.size,
               "batch_size": opt.batch_size, "lr": opt.lr, "lr_decay": opt.lr_decay,
@@ -240,7 +257,8 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
                       "+ painting_weight x relative Gram error to the painting itself (unblended vectors)",
               "feature_taps": list(FEATURE_TAPS), "feature_weight": feature_weight,
               "gram_taps": list(GRAM_TAPS), "gram_weight": gram_weight,
-              "painting_weight": painting_weight, "style_size": style_size,
+              "painting_weight": painting_weight, "painting_taps": list(PAINTING_TAPS), "style_size": style_size,
+              "init": None if init is None else str(init),
               "photo_vectors": min(PHOTO_VECTORS, len(photos))}
     styles_card = [{"name": "any style (the teacher's style vector)",
                     "thumbnail": thumbnail(load_image(paintings.files[0]))}]
