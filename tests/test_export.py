@@ -124,6 +124,18 @@ def test_a_student_exports_in_the_place_of_the_onnx_transform_network(models, ph
     assert got.shape == photo.shape and (got - want).abs().mean() < 0.01   # PyTorch paints in bf16 where it can
 
 
+def test_the_student_graph_computes_the_network_itself(models):
+    """The exported form (norms as x·a + b from spatial means) is the network, not an approximation."""
+    from brushwork.feedforward.export import _Student
+    net = load_model(models["student"], "cpu").network.float().eval()
+    g = torch.Generator().manual_seed(3)
+    x, v = torch.rand(1, 40, 56, 3, generator=g), torch.randn(1, 1, 1, 100, generator=g)
+    with torch.no_grad():
+        want = net.body(x.permute(0, 3, 1, 2), torch.cat([v.reshape(1, 100), torch.ones(1, 1)], 1))
+        got = _Student(net).eval()(x, v).permute(0, 3, 1, 2)
+    assert (got - want).abs().max() < 1e-5
+
+
 def test_an_int8_student_stays_close_and_paints_in_tiles_without_seams(models, photo, stripes):
     out = models["root"] / "student_int8.onnx"
     result = export_onnx(models["student"], out, int8=True, calibration=models["calibration"])
