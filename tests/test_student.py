@@ -104,3 +104,13 @@ def test_only_a_student_can_start_a_student(folders, tmp_path):
     with pytest.raises(InputError):
         train_student(tmp_path / "s.bw", folders["photos"], folders["paintings"], steps=1,
                       init=tmp_path / "missing.bw", **TINY)
+
+
+def test_a_student_of_one_painting_trains(folders, tmp_path):
+    """One painting has no spread to standardise its vector by: the scale stays 1 (no nan)."""
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "stripes.png").write_bytes((folders["paintings"] / "stripes.png").read_bytes())
+    model = train_student(tmp_path / "s.bw", folders["photos"], one, steps=2, **TINY)
+    assert torch.equal(model.network.weight_scale, torch.ones(101))
+    assert torch.isfinite(model.network.weight_mean).all()

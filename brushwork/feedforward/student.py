@@ -46,9 +46,7 @@ CHANNELS = (16, 64, 128)
 BLOCKS = 3
 FEATURE_TAPS = ("relu2_2", "relu3_1")
 GRAM_TAPS = ("relu1_1", "relu2_1", "relu3_1")
-# the painting's texture from strokes to whole shapes; not relu1_1, whose weight at 10x grew a
-# pixel grid (the cheapest way to its high frequencies)
-PAINTING_TAPS = ("relu2_1", "relu3_1", "relu4_1")
+PAINTING_TAPS = GRAM_TAPS + ("relu4_1",)   # the painting's texture, up to the scale of whole strokes
 PHOTO_VECTORS = 150             # photos whose own style vectors are blended in (strength < 1)
 
 
@@ -250,7 +248,8 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
         net = student_network(channels, residual_blocks)
         with torch.no_grad():  # standardise the paintings' vectors (the constant row stays 1)
             net.weight_mean[:VECTOR] = painting_vectors.mean(0)
-            net.weight_scale[:VECTOR] = painting_vectors.std(0).clamp_min(1e-3)
+            if len(painting_vectors) > 1:   # one painting has no spread: its scale stays 1
+                net.weight_scale[:VECTOR] = painting_vectors.std(0).clamp_min(1e-3)
     # the preview photo at the largest scale the crops come from: a whole photo at crop size
     # shows a network that paints at the scale of its crops nothing it will be used for
     preview_photo = _preview_content(photos, round(opt.size * max(opt.scale_jitter)))
