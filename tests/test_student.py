@@ -114,3 +114,33 @@ def test_a_student_of_one_painting_trains(folders, tmp_path):
     model = train_student(tmp_path / "s.bw", folders["photos"], one, steps=2, **TINY)
     assert torch.equal(model.network.weight_scale, torch.ones(101))
     assert torch.isfinite(model.network.weight_mean).all()
+
+
+def test_a_student_with_a_style_layer_trains_saves_and_exports(folders, tmp_path):
+    """`style_hidden`: the vector through a learnt layer before the norms; the layer is saved,
+    it shapes the painting, and the ONNX graph computes it."""
+    from brushwork.feedforward.export import export_onnx
+    model = train_student(tmp_path / "h.bw", folders["photos"], folders["paintings"], steps=3, lr=3e-3,
+                          style_hidden=8, **TINY)
+    net = load_model(tmp_path / "h.bw", "cpu").network.float().eval()
+    assert net.config["style_hidden"] == 8 and net.stem.norm.gamma.shape[0] == 9
+    assert model.card["training"]["style_hidden"] == 8
+    x, v = torch.rand(1, 3, 32, 32), conditioning(np.random.default_rng(0).normal(size=(2, 100)))
+    with torch.no_grad():
+        a, b = net(x, v[:1]), net(x, v[1:])
+        net.style_code.weight.zero_()          # a layer that ignores the vector paints alike for all
+        c, d = net(x, v[:1]), net(x, v[1:])
+    assert not torch.equal(a, b) and torch.equal(c, d)
+    assert export_onnx(tmp_path / "h.bw", tmp_path / "h.onnx").max_error < 1e-4
+    with pytest.raises(InputError, match="style_hidden"):
+        train_student(tmp_path / "x.bw", folders["photos"], folders["paintings"], steps=1, style_hidden=-1, **TINY)
+
+
+def test_init_keeps_the_style_layer_it_was_trained_with(folders, tmp_path):
+    train_student(tmp_path / "a.bw", folders["photos"], folders["paintings"], steps=1, style_hidden=4, **TINY)
+    again = train_student(tmp_path / "b.bw", folders["photos"], folders["paintings"], steps=1,
+                          init=tmp_path / "a.bw", **TINY)
+    assert again.network.config["style_hidden"] == 4
+    with pytest.raises(InputError, match="a style layer of 4, not 0"):
+        train_student(tmp_path / "c.bw", folders["photos"], folders["paintings"], steps=1, style_hidden=0,
+                      init=tmp_path / "a.bw", **TINY)

@@ -17,7 +17,7 @@ TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter"
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
                  "generator", "vgg_weight", "augment",
                  "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "gram_weight",
-                 "painting_weight", "init")
+                 "painting_weight", "style_hidden", "init")
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -214,6 +214,10 @@ def register(sub: Any) -> None:
             ("style_size", args.positive_int, "long side in px the paintings' Gram matrices are taken at")):
         default = options.api_default(brushwork.train_student, flag)
         st.add_argument("--" + flag.replace("_", "-"), type=kind, default=default, help=f"{what} (default {default:g})")
+    from ..feedforward.student import STYLE_HIDDEN
+    st.add_argument("--style-hidden", type=args.non_negative_int, default=None, metavar="N",
+                    help=f"the style vector through a learnt layer of N before the norms (0: norms linear in it; "
+                    f"default {STYLE_HIDDEN}, or --init's)")
     st.add_argument("--init", metavar="FILE", default=None,
                     help="start from a trained student .bw (its weights and size), e.g. to train on with other "
                     "loss weights")

@@ -44,15 +44,17 @@ from .recipes import OneAdam
 VECTOR = 100                    # the teacher's style vector
 CHANNELS = (16, 64, 128)
 BLOCKS = 3
+STYLE_HIDDEN = 0                # 0: norms linear in the vector; N: through a learnt layer of N (StudentNet)
 FEATURE_TAPS = ("relu2_2", "relu3_1")
 GRAM_TAPS = ("relu1_1", "relu2_1", "relu3_1")
 PAINTING_TAPS = GRAM_TAPS + ("relu4_1",)   # the painting's texture, up to the scale of whole strokes
 PHOTO_VECTORS = 150             # photos whose own style vectors are blended in (strength < 1)
 
 
-def student_network(channels: Sequence[int] = CHANNELS, blocks: int = BLOCKS) -> StudentNet:
+def student_network(channels: Sequence[int] = CHANNELS, blocks: int = BLOCKS,
+                    style_hidden: int = STYLE_HIDDEN) -> StudentNet:
     """An untrained student: γ = 1 and β = 0 for every style vector (the bias row alone)."""
-    net = StudentNet(VECTOR + 1, channels, blocks)
+    net = StudentNet(VECTOR + 1, channels, blocks, style_hidden)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, StyleNorm):
@@ -93,7 +95,7 @@ class StudentModel(TrainedModel):
 
 register_kind("student", StudentModel, "student",
               lambda arch: StudentNet(int(arch["n_styles"]), tuple(int(c) for c in arch["channels"]),
-                                      int(arch["residual_blocks"])))
+                                      int(arch["residual_blocks"]), int(arch.get("style_hidden", 0))))
 
 
 class Teacher:
@@ -215,7 +217,7 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
                   size: int = 192, feature_weight: float = 0.1, gram_weight: float = 200.0,
                   painting_weight: float = 1.0, style_size: int = 896,
                   channels: Sequence[int] = CHANNELS, residual_blocks: int = BLOCKS,
-                  lr: float = 1e-3, lr_decay: float = 2e-4, scale_jitter: Sequence[float] = (2.5, 3.75),
+                  style_hidden: int | None = None, lr: float = 1e-3, lr_decay: float = 2e-4, scale_jitter: Sequence[float] = (2.5, 3.75),
                   checkpoint_every: int | None = 250, resume: bool = False, preview_every: int | None = None,
                   seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
                   workers: int | None = None, callback: Callback | None = None,
@@ -224,19 +226,24 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
     photos from `content` (default $BRUSHWORK_DATA/photos), style vectors of the images in `styles`
     (default $BRUSHWORK_DATA/paintings), each computed once by the teacher's predictor, and their
     Gram matrices at a long side of `style_size` (for `painting_weight`; 0 distils only). `init`
-    starts from a trained student's weights (its channels and blocks), e.g. to go on with other
-    loss weights."""
+    starts from a trained student's weights (its channels, blocks and style layer), e.g. to go on
+    with other loss weights. `style_hidden`: see `StudentNet` (default STYLE_HIDDEN)."""
     from .train import _common_kw, _data_card, _preview_content, photos_and_paintings
     from ..training.loop import non_negative, positive_int
     for value, what in ((feature_weight, "feature weight"), (gram_weight, "Gram weight"),
                         (painting_weight, "painting weight")):
         non_negative(value, what)
     positive_int(style_size, "style size", 16)
+    if style_hidden is not None and (not isinstance(style_hidden, int) or style_hidden < 0):
+        raise InputError(f"style_hidden must be a whole number >= 0 (0: norms linear in the vector), not {style_hidden!r}")
     kw = _common_kw(steps, batch_size, size, lr, lr_decay, scale_jitter, checkpoint_every, resume,
                     preview_every, seed, device, dtype, workers, callback, minutes)
     opt = Settings.make(check_model_path(output), multiple=StudentNet.multiple, **kw)
     photos, paintings = photos_and_paintings(content, styles)
     trained = None if init is None else init_student(init)
+    if trained is not None and style_hidden not in (None, trained.config["style_hidden"]):
+        raise InputError(f"{init} has a style layer of {trained.config['style_hidden']}, not {style_hidden}: "
+                         "--init keeps the network's shape")
     seed = opt.resolve_seed()
     augment = opt.augment()
     teacher = Teacher()
@@ -245,7 +252,7 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
     if trained is not None:
         net = trained
     else:
-        net = student_network(channels, residual_blocks)
+        net = student_network(channels, residual_blocks, STYLE_HIDDEN if style_hidden is None else style_hidden)
         with torch.no_grad():  # standardise the paintings' vectors (the constant row stays 1)
             net.weight_mean[:VECTOR] = painting_vectors.mean(0)
             if len(painting_vectors) > 1:   # one painting has no spread: its scale stays 1
@@ -261,7 +268,7 @@ def train_student(output: str | os.PathLike, content: str | os.PathLike | None =
               "feature_taps": list(FEATURE_TAPS), "feature_weight": feature_weight,
               "gram_taps": list(GRAM_TAPS), "gram_weight": gram_weight,
               "painting_weight": painting_weight, "painting_taps": list(PAINTING_TAPS), "style_size": style_size,
-              "init": None if init is None else str(init),
+              "style_hidden": net.config["style_hidden"], "init": None if init is None else str(init),
               "photo_vectors": min(PHOTO_VECTORS, len(photos))}
     styles_card = [{"name": "any style (the teacher's style vector)",
                     "thumbnail": thumbnail(load_image(paintings.files[0]))}]
