@@ -45,24 +45,22 @@ def non_negative(text: str) -> float:
     return value
 
 
-def non_negative_int(text: str) -> int:
+def _whole_number(text: str, least: int, bound: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be zero or positive")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text} must be {bound}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    return _whole_number(text, 0, "zero or positive")
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
+    return _whole_number(text, 1, "at least 1")
 
 
 def size(text: str) -> int | tuple[int, int]:
