@@ -243,6 +243,19 @@ def test_pix2pix_losses_fall_and_both_optimizers_update(data, tmp_path, monkeypa
     assert (tmp_path / "p.ckpt").is_file()
 
 
+def test_more_pairs_are_trained_on_and_never_held_out(data, tmp_path):
+    from brushwork.training import PairedFolder
+    folder = PairedFolder(data["pairs"], holdout=2)
+    more = PairedFolder(data["pairs"], "more pairs")
+    joined = folder.joined(more)
+    assert len(joined) == 3 + 5 and joined.held_out == folder.held_out and len(folder) == 3
+    assert torch.equal(joined.load(3), more.load(0))
+    brushwork.train_pix2pix(data["pairs"], tmp_path / "m.bw", steps=2, holdout=2, more_pairs=data["pairs"], **TINY)
+    card = read_card(tmp_path / "m.bw")["training"]["data"]
+    assert card["count"] == 8 and card["held_out"] == ["s.png", "t.png"]
+    assert card["more_pairs"] == [{"path": str(data["pairs"]), "count": 5}]
+
+
 def test_the_l1_baseline_has_no_discriminator(data, tmp_path):
     seen, cb = record()
     brushwork.train_pix2pix(data["pairs"], tmp_path / "l1.bw", steps=3, gan_weight=0.0, callback=cb, **TINY)
@@ -510,6 +523,8 @@ def test_translate_demo_paints_the_built_in_photo_with_the_shipped_model(tmp_pat
     (lambda d, t: brushwork.train_pix2pix(d["unmatched"], t / "x.bw", steps=1, **TINY), "without a partner"),
     (lambda d, t: brushwork.train_pix2pix(d["badsize"], t / "x.bw", steps=1, **TINY), "pairs must match"),
     (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, holdout=5, **TINY), "hold out"),
+    (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, more_pairs=d["unmatched"], **TINY),
+     "unmatched: 1 image"),
     (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, direction="up", **TINY), "direction"),
     (lambda d, t: brushwork.train_pix2pix(d["pairs"], t / "x.bw", steps=1, vgg_weight=-1, **TINY), "VGG weight"),
     (lambda d, t: brushwork.train_cyclegan(d["one"], d["b"], t / "x.bw", steps=1, **TINY), "at least two"),

@@ -15,7 +15,7 @@ from .render import ProgressBar
 TRAIN_OPTIONS = ("steps", "batch_size", "size", "lr", "lr_decay", "scale_jitter", "checkpoint_every",
                  "preview_every", "seed", "workers", "content_weight", "style_weight", "tv_weight", "style_size",
                  "minutes", "direction", "ngf", "ndf", "downs", "l1_weight", "gan_weight", "gan_mode", "upsample", "holdout",
-                 "generator", "vgg_weight", "augment",
+                 "more_pairs", "generator", "vgg_weight", "augment",
                  "cycle_weight", "identity_weight", "pool_size", "fast", "nce_weight", "patches", "feature_weight", "gram_weight",
                  "painting_weight", "style_hidden", "init")
 
@@ -235,6 +235,9 @@ def register(sub: Any) -> None:
     px = kinds.add_parser("pix2pix", help="paired image translation, A/ -> B/ (Isola et al. 2017)")
     px.add_argument("--data", type=Path, required=True,
                     help="folder with A/ and B/ holding images of the same names and sizes")
+    px.add_argument("--more-pairs", type=Path, metavar="DIR",
+                    help="a second such folder, only trained on (never held out): e.g. edge maps made "
+                         "from more photos with a B -> A model")
     _translation_options(px, brushwork.train_pix2pix)
     _training_options(px, brushwork.train_pix2pix)
     for name, func, text in (("cyclegan", brushwork.train_cyclegan,

@@ -6,6 +6,7 @@ uninterrupted run would, and batches can be prepared ahead in threads without ch
 """
 from __future__ import annotations
 
+import copy
 import os
 import queue
 import threading
@@ -86,7 +87,7 @@ class PairedFolder:
 
     `load(i)` returns A and B stacked along channels, (1, 6, H, W), so that one augmentation
     crops and flips both alike. `holdout` keeps the last pairs (in name order) out: they are in
-    `held_out`, not drawn for training.
+    `held_out`, not drawn for training. `joined` adds another folder's pairs to the training ones.
     """
 
     def __init__(self, root: str | os.PathLike, what: str = "paired data", holdout: int = 0):
@@ -110,6 +111,7 @@ class PairedFolder:
             raise InputError(f"{self.root}: cannot hold out {holdout} of its {len(pairs)} pairs "
                              "(at least one must stay for training)")
         self.pairs, self.held_out = pairs[:len(pairs) - holdout], pairs[len(pairs) - holdout:]
+        self.more: list[PairedFolder] = []
         for pa, pb in pairs:
             size_a, size_b = (_pixel_size(p) for p in (pa, pb))
             if size_a != size_b:
@@ -123,10 +125,19 @@ class PairedFolder:
         pa, pb = self.pairs[index % len(self.pairs)]
         return torch.cat([load_image(pa), load_image(pb)], dim=1)
 
+    def joined(self, more: "PairedFolder") -> "PairedFolder":
+        """This folder with `more`'s pairs added for training (none of them held out)."""
+        out = copy.copy(self)
+        out.pairs = self.pairs + more.pairs
+        out.more = [*self.more, more]
+        return out
+
     def describe(self) -> dict:
         out = {"path": str(self.root), "count": len(self.pairs), "paired": True}
         if self.held_out:
             out["held_out"] = [pa.relative_to(self.root / "A").as_posix() for pa, _ in self.held_out]
+        if self.more:
+            out["more_pairs"] = [{"path": str(m.root), "count": len(m.pairs)} for m in self.more]
         return out
 
 

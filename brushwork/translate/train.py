@@ -56,7 +56,8 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
                   steps: int = 20_000, batch_size: int = 1, size: int = 256, ngf: int = 64, ndf: int = 64,
                   downs: int | None = None, l1_weight: float = 100.0, gan_weight: float = 1.0,
                   gan_mode: str = "vanilla", upsample: str = "transposed", vgg_weight: float = 0.0,
-                  augment: bool = False, holdout: int = 0, lr: float = 2e-4,
+                  augment: bool = False, holdout: int = 0, more_pairs: str | os.PathLike | None = None,
+                  lr: float = 2e-4,
                   scale_jitter: Sequence[float] = (1.0, 1.12),
                   checkpoint_every: int | None = 1000, resume: bool = False, preview_every: int | None = None,
                   seed: int | None = None, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto",
@@ -74,6 +75,8 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
     the discriminator DiffAugmented pairs (Zhao et al. 2020), which keeps it from memorising a
     few hundred photos within a few hundred steps. `holdout` keeps
     the last N pairs (by name) out of training: the card lists them, the preview shows the first.
+    `more_pairs` is a second folder of A/ and B/ pairs (e.g. edge maps made from more photos) that
+    is only trained on, never held out.
     The learning rate is constant for half the steps, then falls linearly to zero.
     """
     if direction not in DIRECTIONS:
@@ -94,6 +97,8 @@ def train_pix2pix(data: str | os.PathLike, output: str | os.PathLike, *, directi
               device=device, dtype=dtype, workers=workers, callback=callback, minutes=minutes)
     opt = _settings(output, 2**levels, kw)
     folder = PairedFolder(data, holdout=holdout)
+    if more_pairs is not None:
+        folder = folder.joined(PairedFolder(more_pairs, "more pairs"))
     seed_ = opt.resolve_seed()
     batches = Batches(folder, opt.augment(), opt.batch_size, seed_, workers=opt.workers)
     pair = _shrunk(torch.cat([load_image(p) for p in (folder.held_out or folder.pairs)[0]], 1), opt.size * 2)
