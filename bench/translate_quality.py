@@ -43,6 +43,7 @@ def sharpness(img: torch.Tensor) -> float:
 
 
 def held_out_pairs(card: dict) -> list[tuple[Path, Path]]:
+    """(input, true output) for each held-out pair the card lists, in the model's direction."""
     t = card["training"]
     root = Path(t["data_path"])
     names = t["data"].get("held_out") or []
@@ -50,7 +51,7 @@ def held_out_pairs(card: dict) -> list[tuple[Path, Path]]:
     for n in names:
         stem = Path(n).stem
         b = next(p for p in (root / "B").iterdir() if p.stem == stem)
-        out.append((root / "A" / n, b))
+        out.append((b, root / "A" / n) if t.get("direction") == "BtoA" else (root / "A" / n, b))
     return out
 
 
@@ -140,7 +141,7 @@ def main() -> None:
             for pa, pb in pairs[:4]:
                 x = load_image(pa)
                 rows.append([x, *(brushwork.translate(x, m, device="cpu") for m in models.values()), load_image(pb)])
-            save_image(sheet(rows), a.sheets / "translate_edges2photo.png")
+            save_image(sheet(rows), a.sheets / f"translate_{a.pix2pix[0].stem}.png")
     if a.unpaired:
         model = load_model(a.unpaired, "cpu")
         t = model.card["training"]
